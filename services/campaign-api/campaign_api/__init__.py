@@ -1,0 +1,1 @@
+"""The campaign API: lifecycle calls, the directory and auth over HTTP."""

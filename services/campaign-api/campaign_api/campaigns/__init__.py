@@ -1,0 +1,1 @@
+"""Campaigns: create, edit, preview, run and read their deliveries."""

@@ -1,0 +1,242 @@
+"""Campaign, run and delivery queries.
+
+Team scoping lives here: every lookup by campaign id joins the caller's membership,
+so a campaign of another team is simply not found.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from shared.db.recipients import recipients_cte
+
+CAMPAIGN_COLUMNS = """
+    c.id, c.team_id, c.kind, c.name, c.description, c.channel, c.subject_template, c.body_template,
+    c.schedule, c.target_user_ids, c.target_group_ids, c.status, c.created_at, c.updated_at, c.archived_at
+"""
+
+RUN_COLUMNS = """
+    r.id, r.campaign_id, r.run_number, r.workflow_id, r.status, r.stage, r.recipient_count,
+    r.pending_count, r.sending_count, r.delivered_count, r.failed_count, r.skipped_count,
+    r.created_at, r.started_at, r.finished_at, r.workflow_started_at
+"""
+
+
+async def insert_campaign(connection: asyncpg.Connection, *, values: dict[str, Any]) -> uuid.UUID:
+    campaign_id = uuid.uuid4()
+    await connection.execute(
+        """
+        INSERT INTO campaigns (id, team_id, kind, name, description, channel, subject_template, body_template,
+                               schedule, target_user_ids, target_group_ids, status, created_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        """,
+        campaign_id,
+        values["team_id"],
+        values["kind"],
+        values["name"],
+        values["description"],
+        values["channel"],
+        values["subject_template"],
+        values["body_template"],
+        values["schedule"],
+        values["target_user_ids"],
+        values["target_group_ids"],
+        values["status"],
+        values["created_by"],
+    )
+    return campaign_id
+
+
+async def get_campaign_for_user(
+    connection: asyncpg.Connection, *, campaign_id: uuid.UUID, user_id: uuid.UUID, for_update: bool = False
+) -> asyncpg.Record | None:
+    """Return the campaign with the caller's role in its team, or None if the caller is not a member.
+
+    ``for_update`` locks the campaign row until the transaction ends, which
+    serializes concurrent lifecycle calls on one campaign.
+    """
+    lock = "FOR UPDATE OF c" if for_update else ""
+    return await connection.fetchrow(
+        f"""
+        SELECT {CAMPAIGN_COLUMNS}, m.role AS caller_role
+        FROM campaigns c
+        JOIN team_memberships m ON m.team_id = c.team_id AND m.user_id = $2 AND m.role <> 'member'
+        WHERE c.id = $1
+        {lock}
+        """,
+        campaign_id,
+        user_id,
+    )
+
+
+async def list_campaigns(
+    connection: asyncpg.Connection,
+    *,
+    team_id: uuid.UUID,
+    statuses: Sequence[str] | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Return one page of the team's unarchived campaigns, newest first."""
+    conditions = ["c.team_id = $1", "c.archived_at IS NULL"]
+    args: list[Any] = [team_id, limit]
+    if statuses:
+        args.append(list(statuses))
+        conditions.append(f"c.status = ANY(${len(args)}::text[])")
+    if after is not None:
+        args += [after[0], after[1]]
+        conditions.append(f"(c.created_at, c.id) < (${len(args) - 1}, ${len(args)}::uuid)")
+    return await connection.fetch(
+        f"""
+        SELECT {CAMPAIGN_COLUMNS}
+        FROM campaigns c
+        WHERE {" AND ".join(conditions)}
+        ORDER BY c.created_at DESC, c.id DESC
+        LIMIT $2
+        """,
+        *args,
+    )
+
+
+async def update_campaign(connection: asyncpg.Connection, *, campaign_id: uuid.UUID, values: dict[str, Any]) -> None:
+    if not values:
+        return
+    assignments = ", ".join(f"{column} = ${index}" for index, column in enumerate(values, start=2))
+    await connection.execute(
+        f"UPDATE campaigns SET {assignments}, updated_at = now() WHERE id = $1", campaign_id, *values.values()
+    )
+
+
+async def set_campaign_status(connection: asyncpg.Connection, *, campaign_id: uuid.UUID, status: str) -> None:
+    await connection.execute("UPDATE campaigns SET status = $2, updated_at = now() WHERE id = $1", campaign_id, status)
+
+
+async def list_runs(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await connection.fetch(
+        f"SELECT {RUN_COLUMNS} FROM campaign_runs r WHERE r.campaign_id = $1 ORDER BY r.run_number DESC", campaign_id
+    )
+
+
+async def latest_runs(connection: asyncpg.Connection, campaign_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, asyncpg.Record]:
+    rows = await connection.fetch(
+        f"""
+        SELECT DISTINCT ON (r.campaign_id) {RUN_COLUMNS}
+        FROM campaign_runs r
+        WHERE r.campaign_id = ANY($1::uuid[])
+        ORDER BY r.campaign_id, r.run_number DESC
+        """,
+        list(campaign_ids),
+    )
+    return {r["campaign_id"]: r for r in rows}
+
+
+async def insert_run(
+    connection: asyncpg.Connection,
+    *,
+    campaign_id: uuid.UUID,
+    team_id: uuid.UUID,
+    run_number: int,
+    workflow_id: str,
+    status: str,
+    created_by: uuid.UUID,
+) -> asyncpg.Record:
+    return await connection.fetchrow(
+        f"""
+        INSERT INTO campaign_runs AS r (id, campaign_id, team_id, run_number, workflow_id, status, created_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        RETURNING {RUN_COLUMNS}
+        """,
+        uuid.uuid4(),
+        campaign_id,
+        team_id,
+        run_number,
+        workflow_id,
+        status,
+        created_by,
+    )
+
+
+async def unstarted_runs(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> list[asyncpg.Record]:
+    """Return runs whose workflow start was never confirmed (a crash between commit and start)."""
+    return await connection.fetch(
+        f"""
+        SELECT {RUN_COLUMNS} FROM campaign_runs r
+        WHERE r.campaign_id = $1 AND r.workflow_started_at IS NULL AND r.status NOT IN ('sent', 'stopped')
+        ORDER BY r.run_number
+        """,
+        campaign_id,
+    )
+
+
+async def all_unstarted_runs(connection: asyncpg.Connection, *, older_than_seconds: float) -> list[asyncpg.Record]:
+    return await connection.fetch(
+        f"""
+        SELECT {RUN_COLUMNS}, r.team_id, c.kind AS campaign_kind
+        FROM campaign_runs r JOIN campaigns c ON c.id = r.campaign_id
+        WHERE r.workflow_started_at IS NULL AND r.status NOT IN ('sent', 'stopped')
+          AND r.created_at < now() - make_interval(secs => $1)
+        ORDER BY r.created_at
+        LIMIT 100
+        """,
+        older_than_seconds,
+    )
+
+
+async def mark_run_started(connection: asyncpg.Connection, run_id: uuid.UUID) -> None:
+    await connection.execute(
+        "UPDATE campaign_runs SET workflow_started_at = coalesce(workflow_started_at, now()) WHERE id = $1", run_id
+    )
+
+
+async def preview_recipients(
+    connection: asyncpg.Connection,
+    *,
+    team_id: uuid.UUID,
+    channel: str,
+    user_ids: Sequence[uuid.UUID],
+    group_ids: Sequence[uuid.UUID],
+) -> asyncpg.Record:
+    """Return the distinct recipient count and how many have no address on the channel."""
+    recipients = recipients_cte(channel=channel, team_param="$1", user_ids_param="$2", group_ids_param="$3")
+    return await connection.fetchrow(
+        f"""
+        WITH recipients AS ({recipients})
+        SELECT count(*) AS recipients,
+               count(*) FILTER (WHERE address IS NULL OR address = '') AS unreachable
+        FROM recipients
+        """,
+        team_id,
+        list(user_ids),
+        list(group_ids),
+    )
+
+
+async def list_deliveries(
+    connection: asyncpg.Connection, *, run_id: uuid.UUID, statuses: Sequence[str] | None, after_id: int | None, limit: int
+) -> list[asyncpg.Record]:
+    conditions = ["d.run_id = $1"]
+    args: list[Any] = [run_id, limit]
+    if statuses:
+        args.append(list(statuses))
+        conditions.append(f"d.status = ANY(${len(args)}::text[])")
+    if after_id is not None:
+        args.append(after_id)
+        conditions.append(f"d.id > ${len(args)}")
+    return await connection.fetch(
+        f"""
+        SELECT d.id, r.run_number, d.user_id, u.email, u.first_name, u.last_name, d.status, d.attempts,
+               d.last_error, d.sent_at, d.updated_at
+        FROM deliveries d
+        JOIN campaign_runs r ON r.id = d.run_id
+        JOIN users u ON u.id = d.user_id
+        WHERE {" AND ".join(conditions)}
+        ORDER BY d.id
+        LIMIT $2
+        """,
+        *args,
+    )

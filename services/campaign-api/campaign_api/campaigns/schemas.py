@@ -1,0 +1,148 @@
+"""Request and response bodies of the campaign endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.domain import CampaignKind, CampaignStatus, Channel, DeliveryStatus, RunStatus
+
+
+class Template(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(default="", max_length=998, description="Subject line; used by email")
+    body: str = Field(min_length=1, max_length=100_000, description="Message body with {{ variables }}")
+
+
+class Targets(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100_000)
+    group_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1_000)
+
+
+class ImmediateSchedule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["immediate"] = "immediate"
+
+
+Schedule = ImmediateSchedule
+
+
+class CampaignCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5_000)
+    channel: Channel
+    template: Template
+    targets: Targets
+    schedule: Schedule = Field(default_factory=ImmediateSchedule)
+
+
+class CampaignUpdate(BaseModel):
+    """Fields to change on a draft; omitted fields keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=5_000)
+    channel: Channel | None = None
+    template: Template | None = None
+    targets: Targets | None = None
+    schedule: Schedule | None = None
+
+
+class DeliveryCounts(BaseModel):
+    total: int
+    pending: int
+    sending: int
+    delivered: int
+    failed: int
+    skipped: int
+
+
+class Stage(BaseModel):
+    name: str = Field(description="preparing, waiting_until, waiting_for_next_batch, sending or finished")
+    due_at: datetime | None = None
+    wave_size: int | None = Field(default=None, description="Recipients in the next local-time batch")
+
+
+class Run(BaseModel):
+    id: uuid.UUID
+    run_number: int
+    workflow_id: str
+    status: RunStatus
+    stage: Stage | None
+    counts: DeliveryCounts
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class Campaign(BaseModel):
+    id: uuid.UUID
+    team_id: uuid.UUID
+    kind: CampaignKind
+    name: str
+    description: str
+    channel: Channel
+    template: Template
+    targets: Targets
+    schedule: dict[str, Any]
+    status: CampaignStatus
+    created_at: datetime
+    updated_at: datetime
+    counts: DeliveryCounts | None = Field(description="Counts of the latest run; null before the first run")
+    latest_run: Run | None
+
+
+class CampaignDetail(Campaign):
+    runs: list[Run] = Field(description="Every run of this campaign, newest first")
+
+
+class CampaignPage(BaseModel):
+    items: list[Campaign]
+    next_cursor: str | None
+
+
+class UnreachableReason(BaseModel):
+    reason: str
+    count: int
+
+
+class Preview(BaseModel):
+    recipient_count: int = Field(description="Distinct recipients after merging users and groups")
+    reachable_count: int
+    unreachable_count: int
+    unreachable: list[UnreachableReason]
+    schedule_summary: str
+
+
+class RunStarted(BaseModel):
+    campaign: CampaignDetail
+    run: Run
+
+
+class Delivery(BaseModel):
+    id: int
+    run_number: int
+    user_id: uuid.UUID
+    email: str | None
+    first_name: str
+    last_name: str
+    status: DeliveryStatus
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+    updated_at: datetime
+
+
+class DeliveryPage(BaseModel):
+    items: list[Delivery]
+    next_cursor: str | None

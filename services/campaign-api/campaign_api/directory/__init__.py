@@ -1,0 +1,1 @@
+"""Teams, users, groups, memberships and tokens."""

@@ -1,0 +1,1 @@
+"""The delivery worker: runs the campaign workflows and the per-recipient delivery activities."""

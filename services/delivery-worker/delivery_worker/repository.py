@@ -1,0 +1,304 @@
+"""SQL used by the delivery activities. Every query is scoped by run id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from shared.db.recipients import recipients_cte
+
+
+class RunNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a batch activity needs to know about a run and its campaign."""
+
+    run_id: str
+    campaign_id: str
+    team_id: str
+    run_number: int
+    campaign_kind: str
+    channel: str
+    subject_template: str
+    body_template: str
+    schedule: dict[str, Any]
+    team_default_timezone: str
+    webhook_secret: str
+    stopped: bool
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    id: int
+    user_id: str
+    address: str
+    first_name: str
+    last_name: str
+    email: str | None
+
+
+async def fetch_run_context(connection: asyncpg.Connection, run_id: str) -> RunContext:
+    row = await connection.fetchrow(
+        """
+        SELECT r.id, r.campaign_id, r.team_id, r.run_number, r.stop_requested_at,
+               c.kind, c.channel, c.subject_template, c.body_template, c.schedule,
+               t.default_timezone, t.webhook_secret
+        FROM campaign_runs r
+        JOIN campaigns c ON c.id = r.campaign_id
+        JOIN teams t ON t.id = r.team_id
+        WHERE r.id = $1
+        """,
+        run_id,
+    )
+    if row is None:
+        raise RunNotFound(run_id)
+    return RunContext(
+        run_id=str(row["id"]),
+        campaign_id=str(row["campaign_id"]),
+        team_id=str(row["team_id"]),
+        run_number=row["run_number"],
+        campaign_kind=row["kind"],
+        channel=row["channel"],
+        subject_template=row["subject_template"],
+        body_template=row["body_template"],
+        schedule=row["schedule"],
+        team_default_timezone=row["default_timezone"],
+        webhook_secret=row["webhook_secret"],
+        stopped=row["stop_requested_at"] is not None,
+    )
+
+
+async def count_deliveries(connection: asyncpg.Connection, run_id: str) -> int:
+    return await connection.fetchval("SELECT count(*) FROM deliveries WHERE run_id = $1", run_id)
+
+
+async def insert_deliveries(
+    connection: asyncpg.Connection, *, context: RunContext, batch_size: int, unreachable_reason: str
+) -> None:
+    """Write one delivery row per distinct recipient of the run.
+
+    Recipients are the campaign's users plus the members of its groups at this
+    moment, restricted to members of the campaign's team. Rows are numbered into
+    batches in user-id order; a recipient without an address on the channel is
+    written as failed.
+    """
+    recipients = recipients_cte(
+        channel=context.channel, team_param="$3", user_ids_param="c.target_user_ids", group_ids_param="c.target_group_ids"
+    )
+    await connection.execute(
+        f"""
+        WITH recipients AS (
+            SELECT r.* FROM campaigns c, LATERAL ({recipients}) r WHERE c.id = $2
+        )
+        INSERT INTO deliveries (run_id, campaign_id, team_id, user_id, address, batch_no, status, last_error)
+        SELECT $1, $2, $3, id, address,
+               ((row_number() OVER (ORDER BY id)) - 1) / $4,
+               CASE WHEN address IS NULL OR address = '' THEN 'failed' ELSE 'pending' END,
+               CASE WHEN address IS NULL OR address = '' THEN $5 END
+        FROM recipients
+        ON CONFLICT (run_id, user_id) DO NOTHING
+        """,
+        context.run_id,
+        context.campaign_id,
+        context.team_id,
+        batch_size,
+        unreachable_reason,
+    )
+
+
+async def batch_summary(connection: asyncpg.Connection, run_id: str) -> tuple[int, int]:
+    """Return (recipient count, batch count) of a prepared run."""
+    row = await connection.fetchrow(
+        "SELECT count(*) AS recipients, coalesce(max(batch_no) + 1, 0) AS batches"
+        " FROM deliveries WHERE run_id = $1",
+        run_id,
+    )
+    return row["recipients"], row["batches"]
+
+
+async def mark_run_prepared(
+    connection: asyncpg.Connection, *, run_id: str, recipient_count: int, batch_count: int
+) -> None:
+    await connection.execute(
+        """
+        UPDATE campaign_runs
+        SET recipient_count = $2, batch_count = $3, started_at = coalesce(started_at, now())
+        WHERE id = $1
+        """,
+        run_id,
+        recipient_count,
+        batch_count,
+    )
+
+
+async def record_stage(
+    connection: asyncpg.Connection,
+    *,
+    run_id: str,
+    run_status: str,
+    campaign_status: str | None,
+    stage: dict[str, Any],
+) -> None:
+    """Store the run's stage and move the run (and a one-time campaign) to a status.
+
+    A stopped run keeps its status: a late stage update must not revive it.
+    """
+    async with connection.transaction():
+        campaign_id = await connection.fetchval(
+            """
+            UPDATE campaign_runs SET stage = $2, status = $3
+            WHERE id = $1 AND status NOT IN ('stopped', 'sent')
+            RETURNING campaign_id
+            """,
+            run_id,
+            stage,
+            run_status,
+        )
+        if campaign_id is not None and campaign_status is not None:
+            await connection.execute(
+                """
+                UPDATE campaigns SET status = $2, updated_at = now()
+                WHERE id = $1 AND kind = 'one_time' AND status IN ('scheduled', 'sending')
+                """,
+                campaign_id,
+                campaign_status,
+            )
+
+
+async def find_in_doubt(connection: asyncpg.Connection, *, run_id: str, batch_no: int) -> list[ClaimedDelivery]:
+    """Return the batch's rows left mid-send by an earlier attempt of this activity."""
+    rows = await connection.fetch(
+        _CLAIMED_SELECT + " WHERE d.run_id = $1 AND d.batch_no = $2 AND d.status = 'sending' ORDER BY d.id",
+        run_id,
+        batch_no,
+    )
+    return [_claimed(row) for row in rows]
+
+
+async def claim_pending(
+    connection: asyncpg.Connection, *, run_id: str, batch_no: int, limit: int
+) -> list[ClaimedDelivery]:
+    """Move up to ``limit`` pending rows of the batch to ``sending`` and return them.
+
+    Claiming happens before sending so that a crash leaves evidence: a row found in
+    ``sending`` later is a send whose outcome is unknown, never an unsent one. A run
+    whose stop was requested claims nothing.
+    """
+    rows = await connection.fetch(
+        """
+        WITH claimed AS (
+            UPDATE deliveries d
+            SET status = 'sending', attempts = attempts + 1, claimed_at = now(), updated_at = now()
+            WHERE d.id IN (
+                SELECT id FROM deliveries
+                WHERE run_id = $1 AND batch_no = $2 AND status = 'pending'
+                ORDER BY id
+                LIMIT $3
+                FOR UPDATE SKIP LOCKED
+            )
+            AND NOT EXISTS (
+                SELECT 1 FROM campaign_runs r WHERE r.id = $1 AND r.stop_requested_at IS NOT NULL
+            )
+            RETURNING d.id, d.user_id, d.address
+        )
+        SELECT c.id, c.user_id, c.address, u.first_name, u.last_name, u.email
+        FROM claimed c JOIN users u ON u.id = c.user_id
+        ORDER BY c.id
+        """,
+        run_id,
+        batch_no,
+        limit,
+    )
+    return [_claimed(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivery_id: int
+    status: str
+    error: str | None
+    sent_at: datetime | None
+
+
+async def record_outcomes(connection: asyncpg.Connection, outcomes: list[Outcome]) -> None:
+    """Store the final status of claimed rows. Only rows still in ``sending`` change."""
+    if not outcomes:
+        return
+    await connection.execute(
+        """
+        UPDATE deliveries d
+        SET status = o.status, last_error = o.error, sent_at = o.sent_at, updated_at = now()
+        FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) AS o (id, status, error, sent_at)
+        WHERE d.id = o.id AND d.status = 'sending'
+        """,
+        [o.delivery_id for o in outcomes],
+        [o.status for o in outcomes],
+        [o.error for o in outcomes],
+        [o.sent_at for o in outcomes],
+    )
+
+
+async def finish_run(connection: asyncpg.Connection, *, run_id: str, stopped: bool) -> asyncpg.Record:
+    """Give every unsent row a final status and close the run and a one-time campaign.
+
+    Rows still ``pending`` at this point exist only when the run was stopped; they
+    become skipped with reason "stopped".
+    """
+    async with connection.transaction():
+        run = await connection.fetchrow(
+            "SELECT campaign_id, stop_requested_at FROM campaign_runs WHERE id = $1 FOR UPDATE", run_id
+        )
+        if run is None:
+            raise RunNotFound(run_id)
+        stopped = stopped or run["stop_requested_at"] is not None
+        await connection.execute(
+            """
+            UPDATE deliveries SET status = 'skipped', last_error = 'stopped', updated_at = now()
+            WHERE run_id = $1 AND status = 'pending'
+            """,
+            run_id,
+        )
+        final_status = "stopped" if stopped else "sent"
+        row = await connection.fetchrow(
+            """
+            UPDATE campaign_runs
+            SET status = $2, finished_at = coalesce(finished_at, now()),
+                stage = jsonb_build_object('name', 'finished')
+            WHERE id = $1
+            RETURNING status, delivered_count, failed_count, skipped_count, pending_count, sending_count
+            """,
+            run_id,
+            final_status,
+        )
+        await connection.execute(
+            """
+            UPDATE campaigns SET status = $2, updated_at = now()
+            WHERE id = $1 AND kind = 'one_time' AND status IN ('scheduled', 'sending')
+            """,
+            run["campaign_id"],
+            final_status,
+        )
+        return row
+
+
+_CLAIMED_SELECT = """
+    SELECT d.id, d.user_id, d.address, u.first_name, u.last_name, u.email
+    FROM deliveries d JOIN users u ON u.id = d.user_id
+"""
+
+
+def _claimed(row: asyncpg.Record) -> ClaimedDelivery:
+    return ClaimedDelivery(
+        id=row["id"],
+        user_id=str(row["user_id"]),
+        address=row["address"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        email=row["email"],
+    )

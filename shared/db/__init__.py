@@ -1,0 +1,1 @@
+"""Postgres access: the connection pool, migrations and the embedded server."""

@@ -1,0 +1,38 @@
+"""The SQL that resolves a campaign's targets to distinct recipients.
+
+The API uses it for previews and the worker for writing delivery rows, so both
+count the same people.
+"""
+
+from __future__ import annotations
+
+# Address of a user on each channel, as an SQL expression over the users row `u`.
+ADDRESS_SQL = {
+    "email": "u.email",
+    "webhook": "u.addresses->>'webhook'",
+    "slack": "u.addresses->>'slack'",
+    "teams": "u.addresses->>'teams'",
+}
+
+
+def recipients_cte(*, channel: str, team_param: str, user_ids_param: str, group_ids_param: str) -> str:
+    """Return a ``recipients (id, address)`` CTE body.
+
+    Recipients are the given users plus the current members of the given groups,
+    each counted once, restricted to members of the team: a user who left the team
+    is no longer a recipient. ``address`` is NULL or empty when the user has none
+    on the channel. The parameters are SQL placeholders such as ``$1``.
+    """
+    address = ADDRESS_SQL[channel]
+    return f"""
+        SELECT u.id, {address} AS address
+        FROM users u
+        JOIN team_memberships m ON m.user_id = u.id AND m.team_id = {team_param}
+        WHERE u.id = ANY ({user_ids_param}::uuid[])
+           OR u.id IN (
+                SELECT gm.user_id
+                FROM group_members gm
+                JOIN groups g ON g.id = gm.group_id
+                WHERE g.team_id = {team_param} AND g.id = ANY ({group_ids_param}::uuid[])
+           )
+    """
