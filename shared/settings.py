@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     delivery_initial_backoff_seconds: float = Field(default=1.0, ge=0)
     delivery_max_backoff_seconds: float = Field(default=60.0, gt=0)
 
+    # The API starts, at startup, the workflows of runs that were committed this long
+    # ago without a confirmed workflow start (the process died in between).
+    run_start_recovery_age_seconds: float = Field(default=30.0, ge=0)
+
     log_format: str = Field(default="console", pattern="^(console|json)$")
     log_level: str = "INFO"
 

@@ -44,7 +44,9 @@ def create_app(
             app.state.pool = pool
         client = temporal_client or await connect(settings.temporal_address, settings.temporal_namespace)
         app.state.launcher = RunLauncher(client, task_queue=settings.task_queue)
-        recovered = await recover_unstarted_runs(app.state.pool, app.state.launcher)
+        recovered = await recover_unstarted_runs(
+            app.state.pool, app.state.launcher, older_than_seconds=settings.run_start_recovery_age_seconds
+        )
         log.info("api.started", recovered_runs=recovered)
         try:
             yield

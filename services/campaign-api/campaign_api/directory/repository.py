@@ -73,11 +73,12 @@ async def upsert_team_user(
     last_name: str,
     timezone: str | None,
     addresses: dict[str, str],
-    role: str,
+    role: str | None,
 ) -> tuple[asyncpg.Record, bool]:
     """Create a user, or update the one with the same email, and make them a team member.
 
-    Returns the user row and whether it was created.
+    A ``role`` of None keeps the role of an existing member and makes a new member
+    a 'member'. Returns the user row and whether it was created.
     """
     async with connection.transaction():
         existing = None
@@ -114,8 +115,8 @@ async def upsert_team_user(
             )
         await connection.execute(
             """
-            INSERT INTO team_memberships (team_id, user_id, role) VALUES ($1, $2, $3)
-            ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role
+            INSERT INTO team_memberships (team_id, user_id, role) VALUES ($1, $2, coalesce($3::text, 'member'))
+            ON CONFLICT (team_id, user_id) DO UPDATE SET role = coalesce($3::text, team_memberships.role)
             """,
             team_id,
             user_id,

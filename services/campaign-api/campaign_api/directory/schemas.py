@@ -69,7 +69,11 @@ class UserCreate(BaseModel):
     last_name: str = Field(default="", max_length=200)
     timezone: str | None = None
     addresses: Addresses = Field(default_factory=Addresses)
-    role: Role = Field(default=Role.MEMBER, description="Role in this team; 'member' has no API access")
+    role: Role | None = Field(
+        default=None,
+        description="Role in this team; 'member' has no API access. When omitted, a new user becomes a "
+        "'member' and an existing member keeps their role",
+    )
 
     @field_validator("email")
     @classmethod

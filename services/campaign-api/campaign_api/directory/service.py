@@ -23,6 +23,7 @@ log = structlog.get_logger(__name__)
 
 IMPORT_COLUMNS = ("email", "first_name", "last_name", "timezone", "slack", "teams", "webhook", "role")
 MAX_IMPORT_ERRORS_REPORTED = 1000
+LAST_MANAGER_MESSAGE = "a team needs at least one manager; make someone else a manager first"
 
 
 async def require_team_role(
@@ -66,7 +67,7 @@ async def get_team_secret(pool: asyncpg.Pool, *, principal: Principal, team_id: 
 async def add_user(
     pool: asyncpg.Pool, *, principal: Principal, team_id: uuid.UUID, body: schemas.UserCreate
 ) -> tuple[schemas.User, bool]:
-    async with pool.acquire() as connection:
+    async with pool.acquire() as connection, connection.transaction():
         await require_team_role(connection, principal=principal, team_id=team_id, required=Role.MANAGER, action="adding users")
         row, created = await repository.upsert_team_user(
             connection,
@@ -78,6 +79,9 @@ async def add_user(
             addresses=body.addresses.model_dump(exclude_none=True),
             role=body.role,
         )
+        # The email may be that of the team's only manager; raising rolls the change back.
+        if await repository.count_managers(connection, team_id) == 0:
+            raise Conflict(LAST_MANAGER_MESSAGE)
     return schemas.User(**repository.user_record_to_dict(row)), created
 
 
@@ -102,7 +106,7 @@ async def set_member_role(
         if current is None:
             raise NotFound(f"user {user_id} is not a member of team {team_id}")
         if current == Role.MANAGER and role != Role.MANAGER and await repository.count_managers(connection, team_id) == 1:
-            raise Conflict("a team needs at least one manager; make someone else a manager first")
+            raise Conflict(LAST_MANAGER_MESSAGE)
         await repository.set_role(connection, team_id=team_id, user_id=user_id, role=role)
 
 
@@ -137,13 +141,17 @@ async def import_users(
     """Create or update one user per valid CSV row; invalid rows are reported, not imported.
 
     Columns: email (required), first_name, last_name, timezone, slack, teams,
-    webhook, role (default member). A role in the file never demotes the caller.
+    webhook, role. An empty role makes new users members and keeps the role of
+    existing ones. The caller's own row never changes the caller's role. The import
+    runs in one transaction, so a file rejected with 422 (not UTF-8, malformed CSV)
+    imports no row at all.
     """
     created = updated = rejected = 0
     errors: list[schemas.ImportRowError] = []
     seen: set[str] = set()
-    async with pool.acquire() as connection:
+    async with pool.acquire() as connection, connection.transaction():
         await require_team_role(connection, principal=principal, team_id=team_id, required=Role.MANAGER, action="importing users")
+        caller_email = (await repository.get_user_email(connection, principal.user_id) or "").lower()
         try:
             for line, row in _read_csv_rows(file):
                 row_errors = _validate_import_row(line, row)
@@ -156,6 +164,7 @@ async def import_users(
                     continue
                 seen.add(key)
                 addresses = {k: row[k] for k in ("slack", "teams", "webhook") if row.get(k)}
+                role = None if key == caller_email else (row.get("role") or None)
                 _, was_created = await repository.upsert_team_user(
                     connection,
                     team_id=team_id,
@@ -164,7 +173,7 @@ async def import_users(
                     last_name=row.get("last_name", ""),
                     timezone=row.get("timezone") or None,
                     addresses=addresses,
-                    role=row.get("role") or Role.MEMBER,
+                    role=role,
                 )
                 created += was_created
                 updated += not was_created
