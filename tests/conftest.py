@@ -31,7 +31,6 @@ from shared.settings import PROJECT_ROOT, Settings
 from shared.temporal import SEARCH_ATTRIBUTES, temporal_cli_path
 from tests.factories import Directory
 
-TEMPLATE_DATABASE = "campaigns_test_template"
 WEBHOOK_SECRET = "test-webhook-secret"
 
 configure_logging(level=os.environ.get("LOG_LEVEL", "WARNING"))
@@ -46,20 +45,29 @@ def postgres_admin_dsn() -> str:
 
 
 @pytest.fixture(scope="session")
-async def template_database(postgres_admin_dsn: str) -> str:
-    """Create a freshly migrated template database once per test session."""
+async def template_database(postgres_admin_dsn: str) -> AsyncIterator[str]:
+    """Create a freshly migrated template database once per test session.
+
+    The name is unique per session, so two test runs against one server don't
+    drop each other's template.
+    """
+    name = f"campaigns_template_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(postgres_admin_dsn)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DATABASE}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{TEMPLATE_DATABASE}"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    connection = await asyncpg.connect(with_database(postgres_admin_dsn, TEMPLATE_DATABASE))
+    connection = await asyncpg.connect(with_database(postgres_admin_dsn, name))
     try:
         await apply_migrations(connection)
     finally:
         await connection.close()
-    return TEMPLATE_DATABASE
+    yield name
+    admin = await asyncpg.connect(postgres_admin_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 @pytest.fixture
