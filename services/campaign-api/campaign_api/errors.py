@@ -110,8 +110,9 @@ def _problem(status: int, body: dict[str, Any], headers: dict[str, str] | None =
 def _field_name(location: Sequence[Any]) -> str:
     parts = [str(p) for p in location]
     if len(parts) > 1 and parts[0] in {"query", "path", "header"}:
-        # A repeated query parameter fails at a position (("query", "status", 0)),
-        # but the client sent the parameter by name, so the name is the field.
+        # Pydantic locates a bad value of a repeated query parameter by its position,
+        # as in ("query", "status", 0). The client sent the parameter by name, so the
+        # name is the field.
         return parts[1]
     if parts and parts[0] in {"body", "query", "path", "header"}:
         parts = parts[1:]

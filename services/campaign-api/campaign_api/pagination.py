@@ -22,6 +22,6 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_at, row_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created_at), row_id
+        return datetime.fromisoformat(created_at), str(uuid.UUID(row_id))
     except (ValueError, TypeError) as error:
         raise ValidationFailed.single("cursor", "invalid cursor; pass the next_cursor of a previous page") from error

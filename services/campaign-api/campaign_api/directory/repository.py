@@ -148,9 +148,15 @@ async def set_role(connection: asyncpg.Connection, *, team_id: uuid.UUID, user_i
 
 
 async def count_managers(connection: asyncpg.Connection, team_id: uuid.UUID) -> int:
-    return await connection.fetchval(
-        "SELECT count(*) FROM team_memberships WHERE team_id = $1 AND role = 'manager'", team_id
+    """Count the team's managers, locking their rows until the transaction ends.
+
+    The lock makes two concurrent demotions wait for each other, so they can't
+    both see a second manager and leave the team with none.
+    """
+    rows = await connection.fetch(
+        "SELECT user_id FROM team_memberships WHERE team_id = $1 AND role = 'manager' FOR UPDATE", team_id
     )
+    return len(rows)
 
 
 async def team_members_among(

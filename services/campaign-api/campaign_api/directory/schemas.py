@@ -71,7 +71,7 @@ class UserCreate(BaseModel):
     addresses: Addresses = Field(default_factory=Addresses)
     role: Role | None = Field(
         default=None,
-        description="Role in this team; 'member' has no API access. When omitted, a new user becomes a "
+        description="Role in this team. A 'member' has no API access. When omitted, a new user becomes a "
         "'member' and an existing member keeps their role",
     )
 

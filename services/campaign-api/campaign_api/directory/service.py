@@ -79,7 +79,7 @@ async def add_user(
             addresses=body.addresses.model_dump(exclude_none=True),
             role=body.role,
         )
-        # The email may be that of the team's only manager; raising rolls the change back.
+        # The email may belong to the team's only manager. Raising here rolls the change back.
         if await repository.count_managers(connection, team_id) == 0:
             raise Conflict(LAST_MANAGER_MESSAGE)
     return schemas.User(**repository.user_record_to_dict(row)), created
