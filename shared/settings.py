@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(default=5, ge=1, le=20)
     delivery_initial_backoff_seconds: float = Field(default=1.0, ge=0)
     delivery_max_backoff_seconds: float = Field(default=60.0, gt=0)
+    # On SIGTERM the worker stops polling and gives running batch activities this
+    # long to finish their current chunk before cancelling them.
+    worker_graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
 
     # The API starts, at startup, the workflows of runs that were committed this long
     # ago without a confirmed workflow start (the process died in between).

@@ -30,6 +30,7 @@ from shared.logs import configure_logging
 from shared.settings import PROJECT_ROOT, Settings
 from shared.temporal import SEARCH_ATTRIBUTES, temporal_cli_path
 from tests.factories import Directory
+from tests.tzfiles import install_zones
 
 WEBHOOK_SECRET = "test-webhook-secret"
 
@@ -161,6 +162,16 @@ async def api(pool: asyncpg.Pool, temporal_client: Client, settings: Settings) -
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
             yield client
+
+
+# Zones a few seconds apart, for watching local-time waves arrive in a test.
+TEST_ZONES = {"Test/Ahead13s": 13, "Test/Behind4s": -4, "Test/Behind9s": -9}
+
+
+@pytest.fixture(scope="session")
+def test_zones(tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
+    install_zones(tmp_path_factory.mktemp("zoneinfo"), TEST_ZONES)
+    return TEST_ZONES
 
 
 @pytest.fixture

@@ -61,25 +61,25 @@ class Directory:
         with_email: bool = True,
         prefix: str = "person",
     ) -> list[uuid.UUID]:
-        ids = []
-        async with self._pool.acquire() as connection:
-            for index in range(count):
-                number = len(team.users) + 1
-                email = f"{prefix}{number}-{team.id.hex[:8]}@example.com" if with_email else None
-                addresses = {"webhook": webhook_url} if webhook_url else {}
-                user_id = await self._insert_user(
-                    connection,
-                    team.id,
-                    role="member",
-                    email=email,
-                    first_name=f"First{number}",
-                    last_name=f"Last{number}",
-                    timezone=timezone,
-                    addresses=addresses,
-                )
-                team.users.append(user_id)
-                ids.append(user_id)
-        return ids
+        """Add ``count`` recipients (role member); the n-th gets First<n>, Last<n> and <prefix><n>-... email."""
+        users = []
+        for _ in range(count):
+            number = len(team.users) + 1
+            user_id = uuid.uuid4()
+            email = f"{prefix}{number}-{team.id.hex[:8]}@example.com" if with_email else None
+            addresses = {"webhook": webhook_url} if webhook_url else {}
+            users.append((user_id, email, f"First{number}", f"Last{number}", timezone, addresses))
+            team.users.append(user_id)
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.copy_records_to_table(
+                "users", records=users, columns=["id", "email", "first_name", "last_name", "timezone", "addresses"]
+            )
+            await connection.copy_records_to_table(
+                "team_memberships",
+                records=[(team.id, u[0], "member") for u in users],
+                columns=["team_id", "user_id", "role"],
+            )
+        return [u[0] for u in users]
 
     async def group(self, team: TeamFixture, name: str, user_ids: list[uuid.UUID]) -> uuid.UUID:
         group_id = uuid.uuid4()

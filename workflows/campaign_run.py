@@ -42,7 +42,7 @@ _SHORT_ACTIVITY = dict(start_to_close_timeout=timedelta(minutes=2), retry_policy
 # A batch activity heartbeats after every chunk of sends. A worker that dies
 # mid-batch is noticed after the heartbeat timeout and the batch moves to another
 # worker, which asks the channel about rows that were mid-send.
-_BATCH_ACTIVITY = dict(
+BATCH_ACTIVITY_OPTIONS = dict(
     start_to_close_timeout=timedelta(minutes=30),
     heartbeat_timeout=timedelta(seconds=60),
     retry_policy=_ACTIVITY_RETRY,
@@ -55,9 +55,9 @@ STAGE_SENDING = "sending"
 STAGE_FINISHING = "finishing"
 STAGE_FINISHED = "finished"
 
-# How many batch activities of one run are in flight at once. This bounds pending
-# activities per workflow well below Temporal's limit of 2,000.
-MAX_PARALLEL_BATCHES = 4
+# Upper bound on batch activities of one run in flight at once, well below
+# Temporal's limit of 2,000 pending activities per workflow.
+MAX_PARALLEL_BATCHES = 100
 
 
 @workflow.defn(name="CampaignRun")
@@ -183,11 +183,12 @@ class CampaignRunWorkflow:
                     DELIVER_BATCH,
                     DeliverBatchInput(run_id=input.run_id, batch_no=batch_no),
                     result_type=DeliverBatchResult,
-                    **_BATCH_ACTIVITY,
+                    **BATCH_ACTIVITY_OPTIONS,
                 )
                 self._batches_done += 1
 
-        await asyncio.gather(*(lane() for _ in range(MAX_PARALLEL_BATCHES)))
+        lanes = max(1, min(self._plan.parallel_batches if self._plan else 1, MAX_PARALLEL_BATCHES))
+        await asyncio.gather(*(lane() for _ in range(lanes)))
         return next_index
 
     def _should_pause_batches(self) -> bool:

@@ -30,6 +30,9 @@ class Wave:
 class RunPlan:
     recipient_count: int
     waves: list[Wave]
+    # Batch activities in flight at once, from the worker's settings when the run was
+    # prepared. Part of the plan so that replays make the same decisions.
+    parallel_batches: int = 4
 
 
 @dataclass
@@ -75,8 +78,11 @@ class RecordStageInput:
 
 @dataclass
 class DeliverBatchInput:
+    """One batch of a run, or, with ``delivery_id``, that single delivery of the run."""
+
     run_id: str
     batch_no: int
+    delivery_id: int | None = None
 
 
 @dataclass
@@ -90,6 +96,14 @@ class DeliverBatchResult:
 class FinishRunInput:
     run_id: str
     stopped: bool
+
+
+@dataclass
+class DeliveryRetryInput:
+    run_id: str
+    campaign_id: str
+    delivery_id: int
+    batch_no: int
 
 
 @dataclass

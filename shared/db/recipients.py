@@ -16,7 +16,7 @@ ADDRESS_SQL = {
 
 
 def recipients_cte(*, channel: str, team_param: str, user_ids_param: str, group_ids_param: str) -> str:
-    """Return a ``recipients (id, address)`` CTE body.
+    """Return a ``recipients (id, address, timezone)`` CTE body.
 
     Recipients are the given users plus the current members of the given groups,
     each counted once, restricted to members of the team: a user who left the team
@@ -24,15 +24,40 @@ def recipients_cte(*, channel: str, team_param: str, user_ids_param: str, group_
     on the channel. The parameters are SQL placeholders such as ``$1``.
     """
     address = ADDRESS_SQL[channel]
+    # IN over a UNION plans as one hashed semi-join; an OR of two conditions would
+    # re-run the group subquery for every user row.
     return f"""
-        SELECT u.id, {address} AS address
+        SELECT u.id, {address} AS address, u.timezone
         FROM users u
         JOIN team_memberships m ON m.user_id = u.id AND m.team_id = {team_param}
-        WHERE u.id = ANY ({user_ids_param}::uuid[])
-           OR u.id IN (
-                SELECT gm.user_id
-                FROM group_members gm
-                JOIN groups g ON g.id = gm.group_id
-                WHERE g.team_id = {team_param} AND g.id = ANY ({group_ids_param}::uuid[])
-           )
+        WHERE u.id IN (
+            SELECT unnest({user_ids_param}::uuid[])
+            UNION
+            SELECT gm.user_id
+            FROM group_members gm
+            JOIN groups g ON g.id = gm.group_id
+            WHERE g.team_id = {team_param} AND g.id = ANY ({group_ids_param}::uuid[])
+        )
+    """
+
+
+def unsent_recipients_cte(*, channel: str, team_param: str, campaign_param: str) -> str:
+    """Return a ``recipients (id, address, timezone)`` CTE body for sending again.
+
+    These are the campaign's earlier recipients who were never delivered in any of
+    its runs and have no delivery in progress, restricted to current team members.
+    Their address is looked up again, so a recipient who was unreachable and has
+    since been given an address is reachable now.
+    """
+    address = ADDRESS_SQL[channel]
+    return f"""
+        SELECT u.id, {address} AS address, u.timezone
+        FROM users u
+        JOIN team_memberships m ON m.user_id = u.id AND m.team_id = {team_param}
+        WHERE u.id IN (SELECT user_id FROM deliveries WHERE campaign_id = {campaign_param})
+          AND NOT EXISTS (
+                SELECT 1 FROM deliveries d
+                WHERE d.campaign_id = {campaign_param} AND d.user_id = u.id
+                  AND d.status IN ('delivered', 'pending', 'sending')
+          )
     """

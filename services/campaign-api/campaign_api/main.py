@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from campaign_api.campaigns.routes import router as campaigns_router
-from campaign_api.campaigns.service import recover_unstarted_runs
+from campaign_api.campaigns.actions import recover_unstarted_runs
 from campaign_api.campaigns.workflow_client import RunLauncher
 from campaign_api.directory.routes import router as directory_router
 from campaign_api.errors import install_error_handlers

@@ -21,7 +21,7 @@ from delivery_worker.channels import (
     TransientDeliveryError,
 )
 from delivery_worker.channels.registry import ChannelRegistry
-from delivery_worker.planning import plan_waves
+from delivery_worker import planning
 from shared.domain import DeliveryStatus, RunStatus, unreachable_reason
 from shared.settings import Settings
 from shared.templating import CompiledTemplate, TemplateRenderError, profile_variables
@@ -57,21 +57,48 @@ class DeliveryActivities:
         """Write the run's delivery rows once and return its waves.
 
         Idempotent: a retry after a crash finds the rows already written and returns
-        the same plan.
+        the same plan. The repeatable-read transaction makes the zone count and the
+        insert see the same directory, even while groups change.
         """
+        now = datetime.now(UTC)
         async with self._pool.acquire() as connection:
             context = await self._run_context(connection, input.run_id)
-            async with connection.transaction():
+            default_zone = context.team_default_timezone
+            async with connection.transaction(isolation="repeatable_read"):
                 # Serialize concurrent attempts on the run row.
                 await connection.execute("SELECT 1 FROM campaign_runs WHERE id = $1 FOR UPDATE", input.run_id)
                 if await repository.count_deliveries(connection, input.run_id) == 0:
+                    zone_counts = await repository.recipient_zone_counts(connection, context)
+                    assignment = planning.assign_waves(
+                        schedule=context.schedule,
+                        recipients_source=context.recipients_source,
+                        zone_counts=zone_counts,
+                        default_zone=default_zone,
+                        now=now,
+                    )
                     await repository.insert_deliveries(
                         connection,
                         context=context,
                         batch_size=self._settings.delivery_batch_size,
+                        wave_by_zone=assignment.wave_by_zone,
+                        skipped_waves=assignment.skipped_waves,
+                        skipped_reason=planning.PASSED_TIME_SKIP_REASON,
                         unreachable_reason=unreachable_reason(context.channel),
+                        default_zone=default_zone,
                     )
-                recipients, batches = await repository.batch_summary(connection, input.run_id)
+                waves = [
+                    planning.WaveRows(
+                        wave=r["wave"],
+                        first_batch=r["first_batch"],
+                        batch_count=r["batch_count"],
+                        recipient_count=r["recipients"],
+                        pending_count=r["pending"],
+                        zones=list(r["zones"]),
+                    )
+                    for r in await repository.wave_rows(connection, input.run_id)
+                ]
+                recipients = sum(w.recipient_count for w in waves)
+                batches = sum(w.batch_count for w in waves)
                 await repository.mark_run_prepared(
                     connection, run_id=input.run_id, recipient_count=recipients, batch_count=batches
                 )
@@ -82,8 +109,16 @@ class DeliveryActivities:
             team_id=context.team_id,
             recipients=recipients,
             batches=batches,
+            waves=len(waves),
         )
-        return plan_waves(context=context, recipient_count=recipients, batch_count=batches)
+        return planning.plan_waves(
+            schedule=context.schedule,
+            recipients_source=context.recipients_source,
+            waves=waves,
+            default_zone=default_zone,
+            now=now,
+            parallel_batches=self._settings.delivery_parallel_batches,
+        )
 
     @activity.defn(name="record_stage")
     async def record_stage(self, input: RecordStageInput) -> None:
@@ -92,7 +127,7 @@ class DeliveryActivities:
         elif input.stage == STAGE_WAITING_UNTIL:
             run_status, campaign_status = RunStatus.SCHEDULED, RunStatus.SCHEDULED
         elif input.stage == STAGE_WAITING_FOR_NEXT_BATCH:
-            run_status, campaign_status = RunStatus.SENDING, RunStatus.SENDING
+            run_status, campaign_status = RunStatus.SCHEDULED, RunStatus.SCHEDULED
         else:
             run_status, campaign_status = RunStatus.SENDING, None
         stage: dict[str, object] = {"name": input.stage}
@@ -129,7 +164,9 @@ class DeliveryActivities:
 
         if info.attempt > 1:
             async with self._pool.acquire() as connection:
-                in_doubt = await repository.find_in_doubt(connection, run_id=input.run_id, batch_no=input.batch_no)
+                in_doubt = await repository.find_in_doubt(
+                    connection, run_id=input.run_id, batch_no=input.batch_no, delivery_id=input.delivery_id
+                )
             if in_doubt:
                 bound.warning("delivery.in_doubt", count=len(in_doubt), resend=channel.supports_idempotency)
                 if channel.supports_idempotency:
@@ -156,13 +193,20 @@ class DeliveryActivities:
         bound: structlog.stdlib.BoundLogger,
     ) -> None:
         while True:
+            if activity.is_worker_shutdown():
+                # The chunk in hand has been sent and recorded; the rest of the batch
+                # goes to another worker when Temporal retries this activity.
+                raise ApplicationError("the worker is shutting down; the batch continues on another worker")
             async with self._pool.acquire() as connection:
-                claimed = await repository.claim_pending(
-                    connection,
-                    run_id=input.run_id,
-                    batch_no=input.batch_no,
-                    limit=self._settings.delivery_concurrency,
-                )
+                if input.delivery_id is not None:
+                    claimed = await repository.claim_one(connection, run_id=input.run_id, delivery_id=input.delivery_id)
+                else:
+                    claimed = await repository.claim_pending(
+                        connection,
+                        run_id=input.run_id,
+                        batch_no=input.batch_no,
+                        limit=self._settings.delivery_concurrency,
+                    )
             if not claimed:
                 break
             await self._send_chunk(claimed, context, template, channel, result, bound)

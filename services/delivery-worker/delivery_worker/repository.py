@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from shared.db.recipients import recipients_cte
+from shared.db.recipients import recipients_cte, unsent_recipients_cte
 
 
 class RunNotFound(Exception):
@@ -31,6 +31,7 @@ class RunContext:
     team_default_timezone: str
     webhook_secret: str
     stopped: bool
+    recipients_source: str
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class ClaimedDelivery:
 async def fetch_run_context(connection: asyncpg.Connection, run_id: str) -> RunContext:
     row = await connection.fetchrow(
         """
-        SELECT r.id, r.campaign_id, r.team_id, r.run_number, r.stop_requested_at,
+        SELECT r.id, r.campaign_id, r.team_id, r.run_number, r.stop_requested_at, r.recipients_source,
                c.kind, c.channel, c.subject_template, c.body_template, c.schedule,
                t.default_timezone, t.webhook_secret
         FROM campaign_runs r
@@ -71,6 +72,7 @@ async def fetch_run_context(connection: asyncpg.Connection, run_id: str) -> RunC
         team_default_timezone=row["default_timezone"],
         webhook_secret=row["webhook_secret"],
         stopped=row["stop_requested_at"] is not None,
+        recipients_source=row["recipients_source"],
     )
 
 
@@ -78,48 +80,94 @@ async def count_deliveries(connection: asyncpg.Connection, run_id: str) -> int:
     return await connection.fetchval("SELECT count(*) FROM deliveries WHERE run_id = $1", run_id)
 
 
+def _recipients_sql(context: RunContext) -> str:
+    """Return the run's ``recipients`` CTE body; $1 is the campaign id and $2 the team id."""
+    if context.recipients_source == "unsent":
+        return unsent_recipients_cte(channel=context.channel, team_param="$2", campaign_param="$1")
+    targets = recipients_cte(
+        channel=context.channel, team_param="$2", user_ids_param="c.target_user_ids", group_ids_param="c.target_group_ids"
+    )
+    return f"SELECT r.* FROM campaigns c, LATERAL ({targets}) r WHERE c.id = $1"
+
+
+async def recipient_zone_counts(connection: asyncpg.Connection, context: RunContext) -> dict[str, int]:
+    """Count the run's recipients per stored time zone ('' for none)."""
+    rows = await connection.fetch(
+        f"""
+        WITH recipients AS ({_recipients_sql(context)})
+        SELECT coalesce(timezone, '') AS zone, count(*) AS n FROM recipients GROUP BY 1
+        """,
+        context.campaign_id,
+        context.team_id,
+    )
+    return {r["zone"]: r["n"] for r in rows}
+
+
 async def insert_deliveries(
-    connection: asyncpg.Connection, *, context: RunContext, batch_size: int, unreachable_reason: str
+    connection: asyncpg.Connection,
+    *,
+    context: RunContext,
+    batch_size: int,
+    wave_by_zone: dict[str, int],
+    skipped_waves: frozenset[int],
+    skipped_reason: str,
+    unreachable_reason: str,
+    default_zone: str,
 ) -> None:
     """Write one delivery row per distinct recipient of the run.
 
-    Recipients are the campaign's users plus the members of its groups at this
-    moment, restricted to members of the campaign's team. Rows are numbered into
-    batches in user-id order; a recipient without an address on the channel is
-    written as failed.
+    Rows are numbered into batches within each wave, in user-id order, and batch
+    numbers increase with the wave. A recipient without an address on the channel
+    is written as failed, one in a skipped wave as skipped.
     """
-    recipients = recipients_cte(
-        channel=context.channel, team_param="$3", user_ids_param="c.target_user_ids", group_ids_param="c.target_group_ids"
-    )
+    zones = list(wave_by_zone)
     await connection.execute(
         f"""
-        WITH recipients AS (
-            SELECT r.* FROM campaigns c, LATERAL ({recipients}) r WHERE c.id = $2
+        WITH recipients AS ({_recipients_sql(context)}),
+        zone_waves AS (
+            SELECT * FROM unnest($6::text[], $7::int[]) AS z (zone, wave)
+        ),
+        numbered AS (
+            SELECT r.id, r.address, r.timezone, z.wave,
+                   (row_number() OVER (PARTITION BY z.wave ORDER BY r.id) - 1) / $4 AS chunk
+            FROM recipients r JOIN zone_waves z ON z.zone = coalesce(r.timezone, '')
         )
-        INSERT INTO deliveries (run_id, campaign_id, team_id, user_id, address, batch_no, status, last_error)
-        SELECT $1, $2, $3, id, address,
-               ((row_number() OVER (ORDER BY id)) - 1) / $4,
-               CASE WHEN address IS NULL OR address = '' THEN 'failed' ELSE 'pending' END,
-               CASE WHEN address IS NULL OR address = '' THEN $5 END
-        FROM recipients
+        INSERT INTO deliveries (run_id, campaign_id, team_id, user_id, address, timezone, wave, batch_no, status, last_error)
+        SELECT $3, $1, $2, id, address, coalesce(nullif(timezone, ''), $10), wave,
+               (dense_rank() OVER (ORDER BY wave, chunk)) - 1,
+               CASE WHEN address IS NULL OR address = '' THEN 'failed'
+                    WHEN wave = ANY($8::int[]) THEN 'skipped'
+                    ELSE 'pending' END,
+               CASE WHEN address IS NULL OR address = '' THEN $5
+                    WHEN wave = ANY($8::int[]) THEN $9 END
+        FROM numbered
         ON CONFLICT (run_id, user_id) DO NOTHING
         """,
-        context.run_id,
         context.campaign_id,
         context.team_id,
+        context.run_id,
         batch_size,
         unreachable_reason,
+        zones,
+        [wave_by_zone[z] for z in zones],
+        sorted(skipped_waves),
+        skipped_reason,
+        default_zone,
     )
 
 
-async def batch_summary(connection: asyncpg.Connection, run_id: str) -> tuple[int, int]:
-    """Return (recipient count, batch count) of a prepared run."""
-    row = await connection.fetchrow(
-        "SELECT count(*) AS recipients, coalesce(max(batch_no) + 1, 0) AS batches"
-        " FROM deliveries WHERE run_id = $1",
+async def wave_rows(connection: asyncpg.Connection, run_id: str) -> list[asyncpg.Record]:
+    """Return each wave's first batch, batch count, size, pending recipients and zones."""
+    return await connection.fetch(
+        """
+        SELECT wave, min(batch_no) AS first_batch, max(batch_no) - min(batch_no) + 1 AS batch_count,
+               count(*) AS recipients, count(*) FILTER (WHERE status = 'pending') AS pending,
+               array_agg(DISTINCT timezone ORDER BY timezone) AS zones
+        FROM deliveries WHERE run_id = $1
+        GROUP BY wave ORDER BY wave
+        """,
         run_id,
     )
-    return row["recipients"], row["batches"]
 
 
 async def mark_run_prepared(
@@ -171,12 +219,42 @@ async def record_stage(
             )
 
 
-async def find_in_doubt(connection: asyncpg.Connection, *, run_id: str, batch_no: int) -> list[ClaimedDelivery]:
-    """Return the batch's rows left mid-send by an earlier attempt of this activity."""
+async def find_in_doubt(
+    connection: asyncpg.Connection, *, run_id: str, batch_no: int, delivery_id: int | None = None
+) -> list[ClaimedDelivery]:
+    """Return the batch's rows (or the one delivery) left mid-send by an earlier attempt."""
+    if delivery_id is not None:
+        rows = await connection.fetch(
+            _CLAIMED_SELECT + " WHERE d.id = $1 AND d.run_id = $2 AND d.status = 'sending'", delivery_id, run_id
+        )
+    else:
+        rows = await connection.fetch(
+            _CLAIMED_SELECT + " WHERE d.run_id = $1 AND d.batch_no = $2 AND d.status = 'sending' ORDER BY d.id",
+            run_id,
+            batch_no,
+        )
+    return [_claimed(row) for row in rows]
+
+
+async def claim_one(connection: asyncpg.Connection, *, run_id: str, delivery_id: int) -> list[ClaimedDelivery]:
+    """Move one pending delivery to ``sending`` and return it (an empty list if it isn't pending).
+
+    Unlike ``claim_pending`` this ignores a stop of the run: a retry of one
+    recipient is a new request made after the run ended.
+    """
     rows = await connection.fetch(
-        _CLAIMED_SELECT + " WHERE d.run_id = $1 AND d.batch_no = $2 AND d.status = 'sending' ORDER BY d.id",
+        """
+        WITH claimed AS (
+            UPDATE deliveries
+            SET status = 'sending', attempts = attempts + 1, claimed_at = now(), updated_at = now()
+            WHERE id = $1 AND run_id = $2 AND status = 'pending'
+            RETURNING id, user_id, address
+        )
+        SELECT c.id, c.user_id, c.address, u.first_name, u.last_name, u.email
+        FROM claimed c JOIN users u ON u.id = c.user_id
+        """,
+        delivery_id,
         run_id,
-        batch_no,
     )
     return [_claimed(row) for row in rows]
 
@@ -248,7 +326,7 @@ async def finish_run(connection: asyncpg.Connection, *, run_id: str, stopped: bo
     """Give every unsent row a final status and close the run and a one-time campaign.
 
     Rows still ``pending`` at this point exist only when the run was stopped; they
-    become skipped with reason "stopped".
+    become skipped with reason "stopped". A run that was not stopped has none.
     """
     async with connection.transaction():
         run = await connection.fetchrow(
@@ -257,13 +335,14 @@ async def finish_run(connection: asyncpg.Connection, *, run_id: str, stopped: bo
         if run is None:
             raise RunNotFound(run_id)
         stopped = stopped or run["stop_requested_at"] is not None
-        await connection.execute(
-            """
-            UPDATE deliveries SET status = 'skipped', last_error = 'stopped', updated_at = now()
-            WHERE run_id = $1 AND status = 'pending'
-            """,
-            run_id,
-        )
+        if stopped:
+            await connection.execute(
+                """
+                UPDATE deliveries SET status = 'skipped', last_error = 'stopped', updated_at = now()
+                WHERE run_id = $1 AND status = 'pending'
+                """,
+                run_id,
+            )
         final_status = "stopped" if stopped else "sent"
         row = await connection.fetchrow(
             """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import asyncpg
 from temporalio.client import Client
@@ -13,8 +14,9 @@ from delivery_worker.activities import DeliveryActivities
 from delivery_worker.channels.registry import ChannelRegistry
 from shared.settings import Settings
 from workflows.campaign_run import CampaignRunWorkflow
+from workflows.delivery_retry import DeliveryRetryWorkflow
 
-WORKFLOWS = [CampaignRunWorkflow]
+WORKFLOWS = [CampaignRunWorkflow, DeliveryRetryWorkflow]
 
 
 @contextlib.asynccontextmanager
@@ -38,6 +40,7 @@ async def build_worker(
             # Batch activities are I/O bound and concurrent inside; a few at a time
             # per process keeps the connection pool from being exhausted.
             max_concurrent_activities=settings.delivery_parallel_batches * 4,
+            graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
         )
     finally:
         await channels.aclose()

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from shared.db.recipients import recipients_cte
+from shared.db.recipients import ADDRESS_SQL, recipients_cte, unsent_recipients_cte
 
 CAMPAIGN_COLUMNS = """
     c.id, c.team_id, c.kind, c.name, c.description, c.channel, c.subject_template, c.body_template,
@@ -23,7 +23,7 @@ CAMPAIGN_COLUMNS = """
 RUN_COLUMNS = """
     r.id, r.campaign_id, r.run_number, r.workflow_id, r.status, r.stage, r.recipient_count,
     r.pending_count, r.sending_count, r.delivered_count, r.failed_count, r.skipped_count,
-    r.created_at, r.started_at, r.finished_at, r.workflow_started_at
+    r.created_at, r.started_at, r.finished_at, r.workflow_started_at, r.recipients_source, r.team_id
 """
 
 
@@ -123,9 +123,11 @@ async def list_runs(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> l
 
 
 async def latest_runs(connection: asyncpg.Connection, campaign_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, asyncpg.Record]:
+    """Return each campaign's latest run, with ``earlier_delivered``: the deliveries of its earlier runs."""
     rows = await connection.fetch(
         f"""
-        SELECT DISTINCT ON (r.campaign_id) {RUN_COLUMNS}
+        SELECT DISTINCT ON (r.campaign_id) {RUN_COLUMNS},
+               sum(r.delivered_count) OVER (PARTITION BY r.campaign_id) - r.delivered_count AS earlier_delivered
         FROM campaign_runs r
         WHERE r.campaign_id = ANY($1::uuid[])
         ORDER BY r.campaign_id, r.run_number DESC
@@ -144,11 +146,13 @@ async def insert_run(
     workflow_id: str,
     status: str,
     created_by: uuid.UUID,
+    recipients_source: str = "targets",
 ) -> asyncpg.Record:
     return await connection.fetchrow(
         f"""
-        INSERT INTO campaign_runs AS r (id, campaign_id, team_id, run_number, workflow_id, status, created_by)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        INSERT INTO campaign_runs AS r (id, campaign_id, team_id, run_number, workflow_id, status, created_by,
+                                        recipients_source)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
         RETURNING {RUN_COLUMNS}
         """,
         uuid.uuid4(),
@@ -158,7 +162,50 @@ async def insert_run(
         workflow_id,
         status,
         created_by,
+        recipients_source,
     )
+
+
+async def next_run_number(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> int:
+    return await connection.fetchval(
+        "SELECT coalesce(max(run_number), 0) + 1 FROM campaign_runs WHERE campaign_id = $1", campaign_id
+    )
+
+
+async def active_run(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> asyncpg.Record | None:
+    return await connection.fetchrow(
+        f"""
+        SELECT {RUN_COLUMNS} FROM campaign_runs r
+        WHERE r.campaign_id = $1 AND r.status IN ('pending', 'scheduled', 'sending')
+        ORDER BY r.run_number DESC LIMIT 1
+        """,
+        campaign_id,
+    )
+
+
+async def stop_run(connection: asyncpg.Connection, run_id: uuid.UUID) -> int:
+    """Record the stop and skip every recipient not yet claimed; return how many were skipped.
+
+    A row already claimed for sending is left to finish: its message may be with
+    the channel already.
+    """
+    await connection.execute(
+        """
+        UPDATE campaign_runs
+        SET stop_requested_at = coalesce(stop_requested_at, now()), status = 'stopped',
+            stage = jsonb_build_object('name', 'stopping')
+        WHERE id = $1
+        """,
+        run_id,
+    )
+    result = await connection.execute(
+        """
+        UPDATE deliveries SET status = 'skipped', last_error = 'stopped', updated_at = now()
+        WHERE run_id = $1 AND status = 'pending'
+        """,
+        run_id,
+    )
+    return int(result.split()[-1])
 
 
 async def unstarted_runs(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> list[asyncpg.Record]:
@@ -176,7 +223,7 @@ async def unstarted_runs(connection: asyncpg.Connection, campaign_id: uuid.UUID)
 async def all_unstarted_runs(connection: asyncpg.Connection, *, older_than_seconds: float) -> list[asyncpg.Record]:
     return await connection.fetch(
         f"""
-        SELECT {RUN_COLUMNS}, r.team_id, c.kind AS campaign_kind
+        SELECT {RUN_COLUMNS}, c.kind AS campaign_kind
         FROM campaign_runs r JOIN campaigns c ON c.id = r.campaign_id
         WHERE r.workflow_started_at IS NULL AND r.status NOT IN ('sent', 'stopped')
           AND r.created_at < now() - make_interval(secs => $1)
@@ -190,6 +237,72 @@ async def all_unstarted_runs(connection: asyncpg.Connection, *, older_than_secon
 async def mark_run_started(connection: asyncpg.Connection, run_id: uuid.UUID) -> None:
     await connection.execute(
         "UPDATE campaign_runs SET workflow_started_at = coalesce(workflow_started_at, now()) WHERE id = $1", run_id
+    )
+
+
+async def preview_unsent_recipients(
+    connection: asyncpg.Connection, *, team_id: uuid.UUID, campaign_id: uuid.UUID, channel: str
+) -> asyncpg.Record:
+    """Count the recipients a run-again would send to, and those of them without an address."""
+    recipients = unsent_recipients_cte(channel=channel, team_param="$1", campaign_param="$2")
+    return await connection.fetchrow(
+        f"""
+        WITH recipients AS ({recipients})
+        SELECT count(*) AS recipients,
+               count(*) FILTER (WHERE address IS NULL OR address = '') AS unreachable
+        FROM recipients
+        """,
+        team_id,
+        campaign_id,
+    )
+
+
+async def get_delivery_for_update(
+    connection: asyncpg.Connection, *, campaign_id: uuid.UUID, delivery_id: int
+) -> asyncpg.Record | None:
+    return await connection.fetchrow(
+        """
+        SELECT d.id, d.run_id, d.user_id, d.status, d.attempts, d.batch_no, r.run_number, r.status AS run_status
+        FROM deliveries d JOIN campaign_runs r ON r.id = d.run_id
+        WHERE d.id = $1 AND d.campaign_id = $2
+        FOR UPDATE OF d
+        """,
+        delivery_id,
+        campaign_id,
+    )
+
+
+async def other_delivery_of_user(
+    connection: asyncpg.Connection, *, campaign_id: uuid.UUID, user_id: uuid.UUID, delivery_id: int
+) -> asyncpg.Record | None:
+    """Return another delivery of the same person in this campaign that was delivered or is in progress."""
+    return await connection.fetchrow(
+        """
+        SELECT d.status, r.run_number FROM deliveries d JOIN campaign_runs r ON r.id = d.run_id
+        WHERE d.campaign_id = $1 AND d.user_id = $2 AND d.id <> $3
+          AND d.status IN ('delivered', 'pending', 'sending')
+        ORDER BY r.run_number DESC LIMIT 1
+        """,
+        campaign_id,
+        user_id,
+        delivery_id,
+    )
+
+
+async def current_address(connection: asyncpg.Connection, *, user_id: uuid.UUID, channel: str) -> str | None:
+    return await connection.fetchval(
+        f"SELECT nullif({ADDRESS_SQL[channel]}, '') FROM users u WHERE u.id = $1", user_id
+    )
+
+
+async def requeue_delivery(connection: asyncpg.Connection, *, delivery_id: int, address: str) -> None:
+    await connection.execute(
+        """
+        UPDATE deliveries SET status = 'pending', last_error = NULL, address = $2, updated_at = now()
+        WHERE id = $1
+        """,
+        delivery_id,
+        address,
     )
 
 
@@ -216,6 +329,19 @@ async def preview_recipients(
     )
 
 
+async def get_delivery(connection: asyncpg.Connection, delivery_id: int) -> asyncpg.Record | None:
+    return await connection.fetchrow(_DELIVERY_SELECT + " WHERE d.id = $1", delivery_id)
+
+
+_DELIVERY_SELECT = """
+    SELECT d.id, r.run_number, d.user_id, u.email, u.first_name, u.last_name, d.status, d.attempts,
+           d.last_error, d.sent_at, d.updated_at
+    FROM deliveries d
+    JOIN campaign_runs r ON r.id = d.run_id
+    JOIN users u ON u.id = d.user_id
+"""
+
+
 async def list_deliveries(
     connection: asyncpg.Connection, *, run_id: uuid.UUID, statuses: Sequence[str] | None, after_id: int | None, limit: int
 ) -> list[asyncpg.Record]:
@@ -229,11 +355,7 @@ async def list_deliveries(
         conditions.append(f"d.id > ${len(args)}")
     return await connection.fetch(
         f"""
-        SELECT d.id, r.run_number, d.user_id, u.email, u.first_name, u.last_name, d.status, d.attempts,
-               d.last_error, d.sent_at, d.updated_at
-        FROM deliveries d
-        JOIN campaign_runs r ON r.id = d.run_id
-        JOIN users u ON u.id = d.user_id
+        {_DELIVERY_SELECT}
         WHERE {" AND ".join(conditions)}
         ORDER BY d.id
         LIMIT $2

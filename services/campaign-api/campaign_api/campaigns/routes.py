@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from campaign_api.auth.dependencies import CurrentPrincipal, Pool
-from campaign_api.campaigns import schemas, service
+from campaign_api.campaigns import actions, schemas, service
 from campaign_api.campaigns.workflow_client import RunLauncher
 from campaign_api.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from shared.domain import CampaignStatus, DeliveryStatus
@@ -68,7 +68,37 @@ async def run_campaign(
     campaign_id: uuid.UUID, principal: CurrentPrincipal, pool: Pool, launcher: Launcher
 ) -> schemas.RunStarted:
     """Start sending. Concurrent or repeated calls start one run; the others get 409."""
-    return await service.run_campaign(pool, launcher, principal=principal, campaign_id=campaign_id)
+    return await actions.run_campaign(pool, launcher, principal=principal, campaign_id=campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/stop", response_model=schemas.StopResult)
+async def stop_campaign(
+    campaign_id: uuid.UUID, principal: CurrentPrincipal, pool: Pool, launcher: Launcher
+) -> schemas.StopResult:
+    """Stop a scheduled or sending campaign; recipients not yet sent end skipped."""
+    return await actions.stop_campaign(pool, launcher, principal=principal, campaign_id=campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/run-again", response_model=schemas.RunStarted, status_code=status.HTTP_202_ACCEPTED)
+async def run_again(
+    campaign_id: uuid.UUID, principal: CurrentPrincipal, pool: Pool, launcher: Launcher
+) -> schemas.RunStarted:
+    """Send again, only to recipients who have not received the message (failed or skipped)."""
+    return await actions.run_again(pool, launcher, principal=principal, campaign_id=campaign_id)
+
+
+@router.post(
+    "/campaigns/{campaign_id}/deliveries/{delivery_id}/retry",
+    response_model=schemas.Delivery,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def retry_delivery(
+    campaign_id: uuid.UUID, delivery_id: int, principal: CurrentPrincipal, pool: Pool, launcher: Launcher
+) -> schemas.Delivery:
+    """Send once more to one failed or skipped recipient of a finished run."""
+    return await actions.retry_delivery(
+        pool, launcher, principal=principal, campaign_id=campaign_id, delivery_id=delivery_id
+    )
 
 
 @router.get("/campaigns/{campaign_id}/deliveries", response_model=schemas.DeliveryPage)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.domain import CampaignKind, CampaignStatus, Channel, DeliveryStatus, RunStatus
+from shared.validation import timezone_problem
 
 
 class Template(BaseModel):
@@ -26,12 +28,49 @@ class Targets(BaseModel):
 
 
 class ImmediateSchedule(BaseModel):
+    """Send as soon as the campaign is run."""
+
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["immediate"] = "immediate"
 
 
-Schedule = ImmediateSchedule
+class ScheduledSchedule(BaseModel):
+    """Send at one wall-clock date and time in one time zone; a past time sends at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["scheduled"]
+    date: dt.date
+    time: dt.time = Field(description="Wall-clock time, such as 09:00")
+    timezone: str = Field(description="IANA time zone, such as Europe/Berlin")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        if problem := timezone_problem(value):
+            raise ValueError(problem)
+        return value
+
+
+class LocalTimeSchedule(BaseModel):
+    """Send at a wall-clock date and time in each recipient's own time zone.
+
+    Recipients without a time zone use the team's default zone.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["local_time"]
+    date: dt.date
+    time: dt.time = Field(description="Wall-clock time, such as 09:00")
+    passed_time_policy: Literal["send_now", "skip"] = Field(
+        default="send_now",
+        description="For zones where the time has already passed when the run starts: send at once, or skip them",
+    )
+
+
+Schedule = Annotated[ImmediateSchedule | ScheduledSchedule | LocalTimeSchedule, Field(discriminator="type")]
 
 
 class CampaignCreate(BaseModel):
@@ -59,6 +98,9 @@ class CampaignUpdate(BaseModel):
 
 
 class DeliveryCounts(BaseModel):
+    """Recipients per delivery status. For a campaign with several attempts, delivered
+    adds up every attempt and the other counts are those of the latest attempt."""
+
     total: int
     pending: int
     sending: int
@@ -127,6 +169,11 @@ class Preview(BaseModel):
 class RunStarted(BaseModel):
     campaign: CampaignDetail
     run: Run
+
+
+class StopResult(BaseModel):
+    campaign: CampaignDetail
+    skipped: int = Field(description="Recipients not yet sent that the stop marked skipped")
 
 
 class Delivery(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date, time
 from typing import Any
 
 import asyncpg
@@ -10,7 +11,7 @@ import structlog
 
 from campaign_api.auth import repository as auth_repository
 from campaign_api.auth.dependencies import Principal, check_role
-from campaign_api.campaigns import repository, schemas
+from campaign_api.campaigns import lifecycle, repository, schemas, views
 from campaign_api.campaigns.workflow_client import RunLauncher
 from campaign_api.directory import repository as directory_repository
 from campaign_api.errors import FieldError, InvalidLifecycleAction, NotFound, ValidationFailed
@@ -21,24 +22,16 @@ from shared.domain import (
     CampaignStatus,
     Role,
     RunStatus,
+    ScheduleType,
     run_workflow_id,
     unreachable_reason,
 )
+from shared.schedules import describe_one_time
 from shared.templating import PROFILE_VARIABLES, check_template
 
 log = structlog.get_logger(__name__)
 
-# Which lifecycle actions each status allows, for the 409 answer's allowed_actions.
-ALLOWED_ACTIONS: dict[str, tuple[str, ...]] = {
-    CampaignStatus.DRAFT: ("edit", "preview", "run"),
-    CampaignStatus.SCHEDULED: (),
-    CampaignStatus.SENDING: (),
-    CampaignStatus.SENT: (),
-    CampaignStatus.STOPPED: (),
-}
-
-
-async def _load(
+async def load_campaign(
     connection: asyncpg.Connection,
     *,
     principal: Principal,
@@ -91,55 +84,8 @@ async def _validate_content(
         raise ValidationFailed(errors)
 
 
-def _counts(run: asyncpg.Record | None) -> schemas.DeliveryCounts | None:
-    if run is None:
-        return None
-    return schemas.DeliveryCounts(
-        total=run["recipient_count"],
-        pending=run["pending_count"],
-        sending=run["sending_count"],
-        delivered=run["delivered_count"],
-        failed=run["failed_count"],
-        skipped=run["skipped_count"],
-    )
-
-
-def _run(run: asyncpg.Record) -> schemas.Run:
-    return schemas.Run(
-        id=run["id"],
-        run_number=run["run_number"],
-        workflow_id=run["workflow_id"],
-        status=run["status"],
-        stage=schemas.Stage(**run["stage"]) if run["stage"] else None,
-        counts=_counts(run),
-        created_at=run["created_at"],
-        started_at=run["started_at"],
-        finished_at=run["finished_at"],
-    )
-
-
-def _campaign_fields(row: asyncpg.Record, latest: asyncpg.Record | None) -> dict[str, Any]:
-    return dict(
-        id=row["id"],
-        team_id=row["team_id"],
-        kind=row["kind"],
-        name=row["name"],
-        description=row["description"],
-        channel=row["channel"],
-        template=schemas.Template(subject=row["subject_template"], body=row["body_template"]),
-        targets=schemas.Targets(user_ids=row["target_user_ids"], group_ids=row["target_group_ids"]),
-        schedule=row["schedule"],
-        status=row["status"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        counts=_counts(latest),
-        latest_run=_run(latest) if latest else None,
-    )
-
-
-async def _detail(connection: asyncpg.Connection, row: asyncpg.Record) -> schemas.CampaignDetail:
-    runs = await repository.list_runs(connection, row["id"])
-    return schemas.CampaignDetail(**_campaign_fields(row, runs[0] if runs else None), runs=[_run(r) for r in runs])
+async def campaign_detail(connection: asyncpg.Connection, row: asyncpg.Record) -> schemas.CampaignDetail:
+    return views.detail_view(row, await repository.list_runs(connection, row["id"]))
 
 
 async def create_campaign(
@@ -174,8 +120,8 @@ async def create_campaign(
                 created_by=principal.user_id,
             ),
         )
-        row = await _load(connection, principal=principal, campaign_id=campaign_id, required=Role.VIEWER, action="reading")
-        detail = await _detail(connection, row)
+        row = await load_campaign(connection, principal=principal, campaign_id=campaign_id, required=Role.VIEWER, action="reading")
+        detail = await campaign_detail(connection, row)
     log.info("campaign.created", campaign_id=str(campaign_id), team_id=str(team_id), user_id=str(principal.user_id))
     return detail
 
@@ -186,8 +132,8 @@ def _unique(ids: list[uuid.UUID]) -> list[uuid.UUID]:
 
 async def get_campaign(pool: asyncpg.Pool, *, principal: Principal, campaign_id: uuid.UUID) -> schemas.CampaignDetail:
     async with pool.acquire() as connection:
-        row = await _load(connection, principal=principal, campaign_id=campaign_id, required=Role.VIEWER, action="reading campaigns")
-        return await _detail(connection, row)
+        row = await load_campaign(connection, principal=principal, campaign_id=campaign_id, required=Role.VIEWER, action="reading campaigns")
+        return await campaign_detail(connection, row)
 
 
 async def list_campaigns(
@@ -206,7 +152,11 @@ async def list_campaigns(
         rows = await repository.list_campaigns(connection, team_id=team_id, statuses=statuses, after=after, limit=limit + 1)
         page = rows[:limit]
         latest = await repository.latest_runs(connection, [r["id"] for r in page])
-    items = [schemas.Campaign(**_campaign_fields(r, latest.get(r["id"]))) for r in page]
+    items = []
+    for row in page:
+        run = latest.get(row["id"])
+        earlier = run["earlier_delivered"] if run else 0
+        items.append(schemas.Campaign(**views.campaign_fields(row, run, earlier_delivered=earlier)))
     next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["id"]) if len(rows) > limit else None
     return schemas.CampaignPage(items=items, next_cursor=next_cursor)
 
@@ -215,11 +165,11 @@ async def update_campaign(
     pool: asyncpg.Pool, *, principal: Principal, campaign_id: uuid.UUID, body: schemas.CampaignUpdate
 ) -> schemas.CampaignDetail:
     async with pool.acquire() as connection, connection.transaction():
-        row = await _load(
+        row = await load_campaign(
             connection, principal=principal, campaign_id=campaign_id, required=Role.CONTRIBUTOR, action="editing campaigns", for_update=True
         )
         if row["status"] != CampaignStatus.DRAFT:
-            raise InvalidLifecycleAction(action="edit", current_status=row["status"], allowed_actions=ALLOWED_ACTIONS.get(row["status"], ()))
+            raise InvalidLifecycleAction(action="edit", current_status=row["status"], allowed_actions=lifecycle.allowed_actions(row["status"]))
         template = body.template or schemas.Template(subject=row["subject_template"], body=row["body_template"])
         targets = body.targets or schemas.Targets(user_ids=row["target_user_ids"], group_ids=row["target_group_ids"])
         channel = body.channel or row["channel"]
@@ -248,28 +198,44 @@ async def update_campaign(
         if body.schedule is not None:
             values["schedule"] = body.schedule.model_dump(mode="json")
         await repository.update_campaign(connection, campaign_id=campaign_id, values=values)
-        row = await _load(connection, principal=principal, campaign_id=campaign_id, required=Role.VIEWER, action="reading")
-        detail = await _detail(connection, row)
+        row = await load_campaign(connection, principal=principal, campaign_id=campaign_id, required=Role.VIEWER, action="reading")
+        detail = await campaign_detail(connection, row)
     log.info("campaign.updated", campaign_id=str(campaign_id), user_id=str(principal.user_id), fields=sorted(values))
     return detail
 
 
 def describe_schedule(schedule: dict[str, Any]) -> str:
-    if schedule.get("type") == "immediate":
-        return "Immediately, when the campaign is run"
-    return str(schedule)
+    """Return the one-line schedule summary of a one-time campaign."""
+    kind = schedule.get("type", ScheduleType.IMMEDIATE)
+    if kind == ScheduleType.IMMEDIATE:
+        return describe_one_time(kind)
+    local_date = date.fromisoformat(schedule["date"])
+    local_time = time.fromisoformat(schedule["time"])
+    summary = describe_one_time(kind, local_date, local_time, schedule.get("timezone"))
+    if kind == ScheduleType.LOCAL_TIME and schedule.get("passed_time_policy") == "skip":
+        summary += "; zones where that time has passed are skipped"
+    elif kind == ScheduleType.LOCAL_TIME:
+        summary += "; zones where that time has passed are sent at once"
+    return summary
 
 
 async def preview(pool: asyncpg.Pool, *, principal: Principal, campaign_id: uuid.UUID) -> schemas.Preview:
     async with pool.acquire() as connection:
-        row = await _load(connection, principal=principal, campaign_id=campaign_id, required=Role.VIEWER, action="previewing campaigns")
-        counts = await repository.preview_recipients(
-            connection,
-            team_id=row["team_id"],
-            channel=row["channel"],
-            user_ids=row["target_user_ids"],
-            group_ids=row["target_group_ids"],
-        )
+        row = await load_campaign(connection, principal=principal, campaign_id=campaign_id, required=Role.VIEWER, action="previewing campaigns")
+        if lifecycle.allows(row["status"], lifecycle.RUN_AGAIN):
+            # After a run, the confirmation dialog is for running again: only the
+            # recipients who have not received the message count.
+            counts = await repository.preview_unsent_recipients(
+                connection, team_id=row["team_id"], campaign_id=row["id"], channel=row["channel"]
+            )
+        else:
+            counts = await repository.preview_recipients(
+                connection,
+                team_id=row["team_id"],
+                channel=row["channel"],
+                user_ids=row["target_user_ids"],
+                group_ids=row["target_group_ids"],
+            )
     unreachable = counts["unreachable"]
     reasons = [schemas.UnreachableReason(reason=unreachable_reason(row["channel"]), count=unreachable)] if unreachable else []
     return schemas.Preview(
@@ -277,79 +243,12 @@ async def preview(pool: asyncpg.Pool, *, principal: Principal, campaign_id: uuid
         reachable_count=counts["recipients"] - unreachable,
         unreachable_count=unreachable,
         unreachable=reasons,
-        schedule_summary=describe_schedule(row["schedule"]),
+        schedule_summary=(
+            "Immediately, to the recipients still without the message"
+            if lifecycle.allows(row["status"], lifecycle.RUN_AGAIN)
+            else describe_schedule(row["schedule"])
+        ),
     )
-
-
-async def run_campaign(
-    pool: asyncpg.Pool, launcher: RunLauncher, *, principal: Principal, campaign_id: uuid.UUID
-) -> schemas.RunStarted:
-    """Create the campaign's first run and start its workflow.
-
-    The run row and the status change commit first, under a lock on the campaign
-    row, so concurrent calls create one run. The workflow start comes after the
-    commit; if it fails or the process dies before it, a repeated call (or the
-    API's startup recovery) starts the same workflow id again.
-    """
-    async with pool.acquire() as connection:
-        async with connection.transaction():
-            row = await _load(
-                connection, principal=principal, campaign_id=campaign_id, required=Role.CONTRIBUTOR, action="running campaigns", for_update=True
-            )
-            if row["status"] == CampaignStatus.DRAFT:
-                if not row["target_user_ids"] and not row["target_group_ids"]:
-                    raise ValidationFailed.single("targets", "choose at least one user or group before running")
-                run = await repository.insert_run(
-                    connection,
-                    campaign_id=campaign_id,
-                    team_id=row["team_id"],
-                    run_number=1,
-                    workflow_id=run_workflow_id(str(campaign_id), 1),
-                    status=RunStatus.PENDING,
-                    created_by=principal.user_id,
-                )
-                await repository.set_campaign_status(connection, campaign_id=campaign_id, status=CampaignStatus.SENDING)
-                log.info("campaign.run_requested", campaign_id=str(campaign_id), run_id=str(run["id"]), user_id=str(principal.user_id))
-            else:
-                unstarted = await repository.unstarted_runs(connection, campaign_id)
-                if not unstarted:
-                    raise InvalidLifecycleAction(
-                        action="run", current_status=row["status"], allowed_actions=ALLOWED_ACTIONS.get(row["status"], ())
-                    )
-                run = unstarted[-1]
-                log.info("campaign.run_recovered", campaign_id=str(campaign_id), run_id=str(run["id"]))
-
-        await launcher.start_run(
-            run_id=run["id"],
-            workflow_id=run["workflow_id"],
-            campaign_id=campaign_id,
-            team_id=row["team_id"],
-            run_number=run["run_number"],
-            campaign_kind=row["kind"],
-        )
-        await repository.mark_run_started(connection, run["id"])
-        row = await _load(connection, principal=principal, campaign_id=campaign_id, required=Role.VIEWER, action="reading")
-        detail = await _detail(connection, row)
-    started = next(r for r in detail.runs if r.id == run["id"])
-    return schemas.RunStarted(campaign=detail, run=started)
-
-
-async def recover_unstarted_runs(pool: asyncpg.Pool, launcher: RunLauncher, *, older_than_seconds: float = 30.0) -> int:
-    """Start the workflows of runs whose start was lost; return how many were started."""
-    async with pool.acquire() as connection:
-        runs = await repository.all_unstarted_runs(connection, older_than_seconds=older_than_seconds)
-        for run in runs:
-            await launcher.start_run(
-                run_id=run["id"],
-                workflow_id=run["workflow_id"],
-                campaign_id=run["campaign_id"],
-                team_id=run["team_id"],
-                run_number=run["run_number"],
-                campaign_kind=run["campaign_kind"],
-            )
-            await repository.mark_run_started(connection, run["id"])
-            log.info("run.recovered", run_id=str(run["id"]), workflow_id=run["workflow_id"])
-    return len(runs)
 
 
 async def list_deliveries(
@@ -368,7 +267,7 @@ async def list_deliveries(
             raise ValidationFailed.single("cursor", "invalid cursor; pass the next_cursor of a previous page")
         after_id = int(cursor)
     async with pool.acquire() as connection:
-        await _load(connection, principal=principal, campaign_id=campaign_id, required=Role.VIEWER, action="reading deliveries")
+        await load_campaign(connection, principal=principal, campaign_id=campaign_id, required=Role.VIEWER, action="reading deliveries")
         runs = await repository.list_runs(connection, campaign_id)
         if not runs:
             return schemas.DeliveryPage(items=[], next_cursor=None)
