@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     mail_from: str = "campaigns@localhost"
 
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Open connections per worker process for webhooks, shared by all batches.
+    # httpx checks every pooled connection on each request, so a large pool costs
+    # CPU per send; see docs/benchmarks.md for the measurements behind the default.
+    webhook_max_connections: int = Field(default=20, ge=1, le=1000)
 
     # Delivery tuning. A batch activity handles up to `delivery_batch_size` recipients
     # and sends at most `delivery_concurrency` of them at once.

@@ -21,7 +21,7 @@ class ChannelRegistry:
     def __init__(self, settings: Settings) -> None:
         self._http = httpx.AsyncClient(
             timeout=settings.webhook_timeout_seconds,
-            limits=httpx.Limits(max_connections=settings.delivery_concurrency * 2),
+            limits=httpx.Limits(max_connections=settings.webhook_max_connections),
             follow_redirects=False,
         )
         self._email = EmailChannel(
