@@ -121,3 +121,70 @@ class RunState:
     batches_done: int
     next_due_at: datetime | None = None
     next_wave_size: int | None = None
+
+
+@dataclass
+class SeriesState:
+    """State of a series, carried across continue-as-new and returned by its ``state`` query."""
+
+    paused: bool = False
+    runs_started: int = 0
+    last_fire_at: datetime | None = None
+    # Fires at or before this instant are never created: set to the resume time so
+    # that fires missed while paused are not backfilled.
+    skip_fires_until: datetime | None = None
+    next_fire_at: datetime | None = None
+    run_immediately: bool = False
+    ended: bool = False
+
+
+@dataclass
+class CampaignSeriesInput:
+    campaign_id: str
+    team_id: str
+    state: SeriesState
+    # Continue-as-new after this many runs even if Temporal does not suggest it yet,
+    # which keeps each history short and is easy to exercise in tests.
+    continue_as_new_after_runs: int = 500
+
+
+@dataclass
+class PlanNextFireInput:
+    campaign_id: str
+    after: datetime
+
+
+@dataclass
+class NextFire:
+    """The series' next fire, or ``fire_at`` None when the schedule has no more fires."""
+
+    fire_at: datetime | None
+    # When the run for this fire starts: the fire time itself, or earlier for a
+    # local-time delivery, whose first recipients live in zones ahead of the series.
+    start_at: datetime | None = None
+
+
+@dataclass
+class CreateSeriesRunInput:
+    campaign_id: str
+    fire_at: datetime
+
+
+@dataclass
+class SeriesRun:
+    """A run row written for one fire; ``created`` is False when the series is not active."""
+
+    created: bool
+    run_id: str | None = None
+    run_number: int | None = None
+    workflow_id: str | None = None
+
+
+@dataclass
+class PauseSeriesSignal:
+    requested_by: str | None = None
+
+
+@dataclass
+class ResumeSeriesSignal:
+    requested_by: str | None = None

@@ -51,13 +51,18 @@ FieldError = tuple[str, str]
 
 
 class IntervalUnit(StrEnum):
-    """Unit of ``IntervalSchedule.every``."""
+    """Unit of ``IntervalSchedule.every``.
 
+    Seconds exist so that a deployment with a small minimum interval (tests) can
+    fire often; the default minimum of 15 minutes rejects them in practice.
+    """
+
+    SECONDS = "seconds"
     MINUTES = "minutes"
     HOURS = "hours"
 
 
-_MINUTES_PER_UNIT = {IntervalUnit.MINUTES: 1, IntervalUnit.HOURS: 60}
+_SECONDS_PER_UNIT = {IntervalUnit.SECONDS: 1, IntervalUnit.MINUTES: 60, IntervalUnit.HOURS: 3600}
 
 
 class InvalidScheduleError(ValueError):
@@ -176,7 +181,7 @@ _MINUTES_PER_DAY = 24 * 60
 def validate(
     schedule: RecurringSchedule,
     *,
-    minimum_interval_minutes: int = DEFAULT_MINIMUM_INTERVAL_MINUTES,
+    minimum_interval_minutes: float = DEFAULT_MINIMUM_INTERVAL_MINUTES,
 ) -> list[FieldError]:
     """Check a schedule and return its errors as ``(field, reason)`` pairs.
 
@@ -233,23 +238,23 @@ def _common_errors(schedule: RecurringSchedule) -> list[FieldError]:
     return errors
 
 
-def _interval_errors(schedule: IntervalSchedule, minimum_interval_minutes: int) -> list[FieldError]:
+def _interval_errors(schedule: IntervalSchedule, minimum_interval_minutes: float) -> list[FieldError]:
     errors: list[FieldError] = []
 
     unit_is_valid = isinstance(schedule.unit, IntervalUnit)
     if not unit_is_valid:
-        errors.append(("unit", f"must be 'minutes' or 'hours', got {schedule.unit!r}"))
+        errors.append(("unit", f"must be 'seconds', 'minutes' or 'hours', got {schedule.unit!r}"))
 
     if not _is_int(schedule.every) or schedule.every < 1:
         errors.append(("every", f"must be a positive whole number, got {schedule.every!r}"))
     elif unit_is_valid:
-        interval_minutes = schedule.every * _MINUTES_PER_UNIT[schedule.unit]
+        interval_minutes = schedule.every * _SECONDS_PER_UNIT[schedule.unit] / 60
         if interval_minutes < minimum_interval_minutes:
             errors.append(
                 (
                     "every",
-                    f"interval of {interval_minutes} minutes is under the minimum of "
-                    f"{minimum_interval_minutes} minutes",
+                    f"interval of {interval_minutes:g} minutes is under the minimum of "
+                    f"{minimum_interval_minutes:g} minutes",
                 )
             )
 
@@ -355,8 +360,9 @@ def _shortest_cron_gap_minutes(expanded: list[list[Any]]) -> int:
 
 def _raise_if_invalid(schedule: RecurringSchedule) -> None:
     # The fire-time functions need a well-formed schedule, but leave the minimum
-    # interval to the caller's validation at input time.
-    errors = validate(schedule, minimum_interval_minutes=1)
+    # interval to the caller's validation at input time: any interval of at least
+    # one second is well formed here.
+    errors = validate(schedule, minimum_interval_minutes=1 / 60)
     if errors:
         raise InvalidScheduleError(errors)
 
@@ -404,7 +410,7 @@ def _next_fire_after(schedule: RecurringSchedule, after: datetime) -> datetime |
 
 
 def _next_interval_fire(schedule: IntervalSchedule, zone: ZoneInfo, after: datetime) -> datetime | None:
-    step = timedelta(minutes=schedule.every * _MINUTES_PER_UNIT[schedule.unit])
+    step = timedelta(seconds=schedule.every * _SECONDS_PER_UNIT[schedule.unit])
 
     start = None
     if schedule.start_date is not None:
@@ -539,7 +545,7 @@ def describe(schedule: RecurringSchedule) -> str:
     _raise_if_invalid(schedule)
 
     if isinstance(schedule, IntervalSchedule):
-        unit = "minute" if schedule.unit is IntervalUnit.MINUTES else "hour"
+        unit = {IntervalUnit.SECONDS: "second", IntervalUnit.MINUTES: "minute", IntervalUnit.HOURS: "hour"}[schedule.unit]
         every = f"Every {unit}" if schedule.every == 1 else f"Every {schedule.every} {unit}s"
         summary = f"{every} in {schedule.timezone}"
     elif isinstance(schedule, WeeklySchedule):

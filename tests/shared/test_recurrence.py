@@ -1070,3 +1070,24 @@ else:
         assert {later - earlier for earlier, later in zip(fires, fires[1:])} == {timedelta(minutes=every)}
         # Every fire is a whole number of steps from local midnight of the start date.
         assert (fires[0] - resolve_wall_clock(start, time(0, 0), zone)) % timedelta(minutes=every) == timedelta(0)
+
+
+def test_interval_in_seconds_fires_on_anchor_grid():
+    anchor = datetime(2027, 1, 4, 12, 0, 0, tzinfo=UTC)
+    schedule = IntervalSchedule(every=5, unit="seconds", timezone="UTC", anchor=anchor)
+
+    fires = next_fire_times(schedule, anchor, 3)
+
+    assert fires == [anchor + timedelta(seconds=5), anchor + timedelta(seconds=10), anchor + timedelta(seconds=15)]
+
+
+def test_interval_in_seconds_under_default_minimum_is_rejected():
+    schedule = IntervalSchedule(every=30, unit="seconds", timezone="UTC")
+
+    errors = validate(schedule)
+
+    assert errors == [("every", "interval of 0.5 minutes is under the minimum of 15 minutes")]
+
+
+def test_describe_interval_in_seconds():
+    assert describe(IntervalSchedule(every=2, unit="seconds", timezone="UTC")) == "Every 2 seconds in UTC"

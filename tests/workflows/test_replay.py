@@ -3,7 +3,7 @@
 A deploy must not break running sends: a workflow that is replayed after a code
 change has to make the same decisions it made before. The committed histories in
 histories/ were recorded from real runs of each workflow shape (immediate,
-local-time waves, stopped, single-recipient retry); replaying them catches a
+local-time waves, stopped, single-recipient retry, a paused series); replaying them catches a
 change that is not backwards compatible. Set RECORD_WORKFLOW_HISTORIES=1 to
 record them again when a change is meant to break compatibility (and version the
 workflow instead where runs are in flight).
@@ -35,7 +35,7 @@ async def test_committed_history_replays(path: Path):
 
 def test_histories_are_committed():
     names = {p.stem for p in HISTORIES.glob("*.json")}
-    assert {"immediate", "local_time_waves", "stopped", "delivery_retry"} <= names
+    assert {"immediate", "local_time_waves", "stopped", "delivery_retry", "series"} <= names
 
 
 async def _replay_and_maybe_record(temporal_client, workflow_id: str, name: str) -> None:
@@ -88,3 +88,22 @@ async def test_fresh_runs_replay(api, pool, directory, worker, smtp_sink, tempor
     retry_id = f"campaign-{stopped}-delivery-{skipped['id']}-attempt-1"
     await _finished(temporal_client, retry_id)
     await _replay_and_maybe_record(temporal_client, retry_id, "delivery_retry")
+
+
+async def test_fresh_series_replays(api, pool, directory, worker, smtp_sink, temporal_client):
+    team = await directory.team()
+    users = await directory.recipients(team, 2)
+    schedule = {"type": "recurring", "recurrence": {"kind": "interval", "every": 1, "unit": "seconds", "timezone": "UTC"}}
+    created = await api.post(
+        f"/v1/teams/{team.id}/campaigns", json=campaign_body(user_ids=users, schedule=schedule), headers=team.auth()
+    )
+    campaign_id = created.json()["id"]
+    await api.post(f"/v1/campaigns/{campaign_id}/activate", headers=team.auth())
+    for _ in range(100):
+        runs = (await api.get(f"/v1/campaigns/{campaign_id}/runs", headers=team.auth())).json()["items"]
+        if len(runs) >= 3:
+            break
+        await asyncio.sleep(0.1)
+    await api.post(f"/v1/campaigns/{campaign_id}/pause", headers=team.auth())
+    await asyncio.sleep(0.5)
+    await _replay_and_maybe_record(temporal_client, f"campaign-{campaign_id}-series", "series")

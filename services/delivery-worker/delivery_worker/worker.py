@@ -13,10 +13,12 @@ from temporalio.worker import Worker
 from delivery_worker.activities import DeliveryActivities
 from delivery_worker.channels.registry import ChannelRegistry
 from shared.settings import Settings
+from delivery_worker.series import SeriesActivities
 from workflows.campaign_run import CampaignRunWorkflow
+from workflows.campaign_series import CampaignSeriesWorkflow
 from workflows.delivery_retry import DeliveryRetryWorkflow
 
-WORKFLOWS = [CampaignRunWorkflow, DeliveryRetryWorkflow]
+WORKFLOWS = [CampaignRunWorkflow, CampaignSeriesWorkflow, DeliveryRetryWorkflow]
 
 
 @contextlib.asynccontextmanager
@@ -26,6 +28,7 @@ async def build_worker(
     """Yield a worker that is not yet running; the caller runs it (``async with worker``)."""
     channels = ChannelRegistry(settings)
     activities = DeliveryActivities(pool=pool, settings=settings, channels=channels)
+    series = SeriesActivities(pool=pool)
     try:
         yield Worker(
             client,
@@ -36,6 +39,8 @@ async def build_worker(
                 activities.record_stage,
                 activities.deliver_batch,
                 activities.finish_run,
+                series.plan_next_fire,
+                series.create_series_run,
             ],
             # Batch activities are I/O bound and concurrent inside; a few at a time
             # per process keeps the connection pool from being exhausted.
