@@ -24,7 +24,14 @@ from delivery_worker.channels.registry import ChannelRegistry
 from delivery_worker import planning
 from shared.domain import DeliveryStatus, RunStatus, unreachable_reason
 from shared.settings import Settings
-from shared.templating import CompiledTemplate, TemplateRenderError, profile_variables
+from shared.templating import (
+    CSV_VARIABLE,
+    NOT_IN_CSV_LIST_REASON,
+    CompiledTemplate,
+    CsvValues,
+    TemplateRenderError,
+    profile_variables,
+)
 from workflows.campaign_run import STAGE_SENDING, STAGE_WAITING_FOR_NEXT_BATCH, STAGE_WAITING_UNTIL
 from workflows.types import (
     CampaignRunResult,
@@ -267,10 +274,17 @@ class DeliveryActivities:
         channel: ChannelAdapter,
         bound: structlog.stdlib.BoundLogger,
     ) -> repository.Outcome:
+        if template.uses_csv and delivery.csv_variables is None:
+            # Sending would leave holes in the message, so the delivery fails instead.
+            reason = NOT_IN_CSV_LIST_REASON
+            bound.info("delivery.failed", delivery_id=delivery.id, user_id=delivery.user_id, reason=reason)
+            return repository.Outcome(delivery.id, DeliveryStatus.FAILED, reason, None)
+        variables: dict[str, object] = dict(
+            profile_variables(first_name=delivery.first_name, last_name=delivery.last_name, email=delivery.email)
+        )
+        variables[CSV_VARIABLE] = CsvValues(**(delivery.csv_variables or {}))
         try:
-            subject, body = template.render(
-                profile_variables(first_name=delivery.first_name, last_name=delivery.last_name, email=delivery.email)
-            )
+            subject, body = template.render(variables)
         except TemplateRenderError as error:
             bound.warning("delivery.render_failed", delivery_id=delivery.id, user_id=delivery.user_id, error=str(error))
             return repository.Outcome(delivery.id, DeliveryStatus.FAILED, f"template rendering failed: {error}", None)

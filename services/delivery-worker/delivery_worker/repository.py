@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,13 +43,16 @@ class ClaimedDelivery:
     first_name: str
     last_name: str
     email: str | None
+    # The recipient's row of the campaign's CSV list; None when they are not in it.
+    csv_variables: dict[str, str] | None = None
 
 
 async def fetch_run_context(connection: asyncpg.Connection, run_id: str) -> RunContext:
     row = await connection.fetchrow(
         """
         SELECT r.id, r.campaign_id, r.team_id, r.run_number, r.stop_requested_at, r.recipients_source,
-               c.kind, c.channel, c.subject_template, c.body_template, c.schedule,
+               c.kind, c.channel, c.subject_template, c.body_template,
+               coalesce(r.schedule, c.schedule) AS schedule,
                t.default_timezone, t.webhook_secret
         FROM campaign_runs r
         JOIN campaigns c ON c.id = r.campaign_id
@@ -85,7 +89,8 @@ def _recipients_sql(context: RunContext) -> str:
     if context.recipients_source == "unsent":
         return unsent_recipients_cte(channel=context.channel, team_param="$2", campaign_param="$1")
     targets = recipients_cte(
-        channel=context.channel, team_param="$2", user_ids_param="c.target_user_ids", group_ids_param="c.target_group_ids"
+        channel=context.channel, team_param="$2", user_ids_param="c.target_user_ids", group_ids_param="c.target_group_ids",
+        campaign_param="c.id",
     )
     return f"SELECT r.* FROM campaigns c, LATERAL ({targets}) r WHERE c.id = $1"
 
@@ -209,14 +214,7 @@ async def record_stage(
             run_status,
         )
         if campaign_id is not None and campaign_status is not None:
-            await connection.execute(
-                """
-                UPDATE campaigns SET status = $2, updated_at = now()
-                WHERE id = $1 AND kind = 'one_time' AND status IN ('scheduled', 'sending')
-                """,
-                campaign_id,
-                campaign_status,
-            )
+            await _set_one_time_status(connection, campaign_id=campaign_id, run_id=run_id, status=campaign_status)
 
 
 async def find_in_doubt(
@@ -248,10 +246,11 @@ async def claim_one(connection: asyncpg.Connection, *, run_id: str, delivery_id:
             UPDATE deliveries
             SET status = 'sending', attempts = attempts + 1, claimed_at = now(), updated_at = now()
             WHERE id = $1 AND run_id = $2 AND status = 'pending'
-            RETURNING id, user_id, address
+            RETURNING id, user_id, address, campaign_id
         )
-        SELECT c.id, c.user_id, c.address, u.first_name, u.last_name, u.email
+        SELECT c.id, c.user_id, c.address, u.first_name, u.last_name, u.email, cr.variables AS csv_variables
         FROM claimed c JOIN users u ON u.id = c.user_id
+        LEFT JOIN campaign_csv_recipients cr ON cr.campaign_id = c.campaign_id AND cr.user_id = c.user_id
         """,
         delivery_id,
         run_id,
@@ -283,10 +282,11 @@ async def claim_pending(
             AND NOT EXISTS (
                 SELECT 1 FROM campaign_runs r WHERE r.id = $1 AND r.stop_requested_at IS NOT NULL
             )
-            RETURNING d.id, d.user_id, d.address
+            RETURNING d.id, d.user_id, d.address, d.campaign_id
         )
-        SELECT c.id, c.user_id, c.address, u.first_name, u.last_name, u.email
+        SELECT c.id, c.user_id, c.address, u.first_name, u.last_name, u.email, cr.variables AS csv_variables
         FROM claimed c JOIN users u ON u.id = c.user_id
+        LEFT JOIN campaign_csv_recipients cr ON cr.campaign_id = c.campaign_id AND cr.user_id = c.user_id
         ORDER BY c.id
         """,
         run_id,
@@ -355,20 +355,37 @@ async def finish_run(connection: asyncpg.Connection, *, run_id: str, stopped: bo
             run_id,
             final_status,
         )
-        await connection.execute(
-            """
-            UPDATE campaigns SET status = $2, updated_at = now()
-            WHERE id = $1 AND kind = 'one_time' AND status IN ('scheduled', 'sending')
-            """,
-            run["campaign_id"],
-            final_status,
-        )
+        await _set_one_time_status(connection, campaign_id=run["campaign_id"], run_id=run_id, status=final_status)
         return row
 
 
+async def _set_one_time_status(
+    connection: asyncpg.Connection, *, campaign_id: uuid.UUID | str, run_id: str, status: str
+) -> None:
+    """Move a one-time campaign that is scheduled or sending to ``status``.
+
+    Only the campaign's latest run may do so: a stopped run that finishes after a
+    run-again has started must not turn the campaign back to stopped.
+    """
+    await connection.execute(
+        """
+        UPDATE campaigns c SET status = $3, updated_at = now()
+        WHERE c.id = $1 AND c.kind = 'one_time' AND c.status IN ('scheduled', 'sending')
+          AND NOT EXISTS (
+                SELECT 1 FROM campaign_runs later, campaign_runs this
+                WHERE this.id = $2 AND later.campaign_id = c.id AND later.run_number > this.run_number
+          )
+        """,
+        campaign_id,
+        run_id,
+        status,
+    )
+
+
 _CLAIMED_SELECT = """
-    SELECT d.id, d.user_id, d.address, u.first_name, u.last_name, u.email
+    SELECT d.id, d.user_id, d.address, u.first_name, u.last_name, u.email, cr.variables AS csv_variables
     FROM deliveries d JOIN users u ON u.id = d.user_id
+    LEFT JOIN campaign_csv_recipients cr ON cr.campaign_id = d.campaign_id AND cr.user_id = d.user_id
 """
 
 
@@ -380,4 +397,5 @@ def _claimed(row: asyncpg.Record) -> ClaimedDelivery:
         first_name=row["first_name"],
         last_name=row["last_name"],
         email=row["email"],
+        csv_variables=row["csv_variables"],
     )

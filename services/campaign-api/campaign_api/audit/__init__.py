@@ -1,0 +1,1 @@
+"""The audit trail: who did which lifecycle action on a campaign, when, from which status."""

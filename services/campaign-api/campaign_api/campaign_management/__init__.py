@@ -1,0 +1,1 @@
+"""Campaign management: duplicate, archive, unarchive and delete."""
