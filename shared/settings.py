@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     # long to finish their current chunk before cancelling them.
     worker_graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
 
+    # Shortest interval between fires of a recurring campaign. Tests lower it to
+    # fire every few seconds.
+    recurring_min_interval_minutes: float = Field(default=15.0, gt=0)
+    # A series workflow continues as new after this many runs, or earlier when
+    # Temporal suggests it.
+    series_continue_as_new_after_runs: int = Field(default=500, ge=1)
+
     # The API starts, at startup, the workflows of runs that were committed this long
     # ago without a confirmed workflow start (the process died in between).
     run_start_recovery_age_seconds: float = Field(default=30.0, ge=0)

@@ -145,6 +145,8 @@ def settings(database_url: str, smtp_sink: SmtpSink) -> Settings:
         delivery_initial_backoff_seconds=0.05,
         delivery_max_backoff_seconds=0.5,
         delivery_max_attempts=3,
+        # Lets recurring campaigns fire every second or two.
+        recurring_min_interval_minutes=1 / 60,
     )
 
 

@@ -40,7 +40,7 @@ async def test_email_campaign_delivers_once_per_reachable_recipient(api, directo
     assert detail["counts"]["total"] == 34
 
     assert len(smtp_sink.messages) == 30
-    for index, user_id in enumerate(direct, start=1):
+    for index in range(1, len(direct) + 1):
         address = f"person{index}-{team.id.hex[:8]}@example.com"
         received = smtp_sink.messages_to(address)
         assert len(received) == 1, address

@@ -132,7 +132,7 @@ async def test_stop_draft_is_rejected(api, directory):
 
     assert response.status_code == 409
     assert response.json()["current_status"] == "draft"
-    assert response.json()["allowed_actions"] == ["edit", "preview", "run"]
+    assert response.json()["allowed_actions"] == ["archive", "delete", "duplicate", "edit", "preview", "run", "upload_csv"]
 
 
 async def test_stop_scheduled_campaign_skips_everyone(api, pool, directory, worker, smtp_sink):

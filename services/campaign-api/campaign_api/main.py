@@ -10,9 +10,13 @@ import structlog
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from campaign_api.audit.routes import router as audit_router
+from campaign_api.campaign_management.routes import router as campaign_management_router
 from campaign_api.campaigns.routes import router as campaigns_router
+from campaign_api.campaigns.series import recover_unstarted_series
 from campaign_api.campaigns.actions import recover_unstarted_runs
 from campaign_api.campaigns.workflow_client import RunLauncher
+from campaign_api.csv_recipients.routes import router as csv_recipients_router
 from campaign_api.directory.routes import router as directory_router
 from campaign_api.errors import install_error_handlers
 from shared.db.pool import create_pool
@@ -44,10 +48,14 @@ def create_app(
             app.state.pool = pool
         client = temporal_client or await connect(settings.temporal_address, settings.temporal_namespace)
         app.state.launcher = RunLauncher(client, task_queue=settings.task_queue)
+        app.state.settings = settings
         recovered = await recover_unstarted_runs(
             app.state.pool, app.state.launcher, older_than_seconds=settings.run_start_recovery_age_seconds
         )
-        log.info("api.started", recovered_runs=recovered)
+        recovered_series = await recover_unstarted_series(
+            app.state.pool, app.state.launcher, settings, older_than_seconds=settings.run_start_recovery_age_seconds
+        )
+        log.info("api.started", recovered_runs=recovered, recovered_series=recovered_series)
         try:
             yield
         finally:
@@ -64,6 +72,9 @@ def create_app(
     install_error_handlers(app)
     app.include_router(directory_router)
     app.include_router(campaigns_router)
+    app.include_router(campaign_management_router)
+    app.include_router(csv_recipients_router)
+    app.include_router(audit_router)
 
     @app.get("/healthz", tags=["health"])
     async def health() -> dict[str, str]:

@@ -16,11 +16,14 @@ from datetime import UTC, date, datetime, time
 import asyncpg
 import structlog
 
+from campaign_api.audit.repository import record_event
+from campaign_api.audit.schemas import AuditAction
 from campaign_api.auth.dependencies import Principal
 from campaign_api.campaigns import lifecycle, repository, schemas
 from campaign_api.campaigns.service import campaign_detail, load_campaign
 from campaign_api.campaigns.workflow_client import RunLauncher
-from campaign_api.errors import Conflict, InvalidLifecycleAction, NotFound, ValidationFailed
+from campaign_api.csv_recipients import repository as csv_repository
+from campaign_api.errors import Conflict, NotFound, ValidationFailed
 from shared.domain import (
     CampaignKind,
     CampaignStatus,
@@ -40,15 +43,14 @@ _START_LOCK_WAIT_SECONDS = 10.0
 
 
 @contextlib.asynccontextmanager
-async def _starting_lock(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> AsyncIterator[bool]:
-    """Hold a session advisory lock while a run of the campaign is being started.
+async def _starting_lock(connection: asyncpg.Connection, key: str) -> AsyncIterator[bool]:
+    """Hold a session advisory lock on ``key`` while a workflow is being started.
 
     A second call waits until the first has started its workflow, so it then sees
     the new status. Yields False if the lock was not free within the wait. The
     lock lives as long as the connection, so a process that dies mid-start
     releases it and a later call can recover the start.
     """
-    key = str(campaign_id)
     deadline = asyncio.get_running_loop().time() + _START_LOCK_WAIT_SECONDS
     while True:
         acquired = await connection.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key)
@@ -60,12 +62,6 @@ async def _starting_lock(connection: asyncpg.Connection, campaign_id: uuid.UUID)
     finally:
         if acquired:
             await connection.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
-
-
-def _reject(action: str, status: str, detail: str | None = None) -> InvalidLifecycleAction:
-    return InvalidLifecycleAction(
-        action=action, current_status=status, allowed_actions=lifecycle.allowed_actions(status), detail=detail
-    )
 
 
 def _initial_status(schedule: dict, now: datetime) -> str:
@@ -111,17 +107,26 @@ async def run_campaign(
     makes the draft check and the run insert atomic. If the workflow start fails
     or the process dies before it, a repeated call starts the same workflow id.
     """
-    async with pool.acquire() as connection, _starting_lock(connection, campaign_id) as acquired:
+    async with pool.acquire() as connection, _starting_lock(connection, f"campaign-run:{campaign_id}") as acquired:
         async with connection.transaction():
             row = await load_campaign(
                 connection, principal=principal, campaign_id=campaign_id, required=Role.CONTRIBUTOR,
                 action="running campaigns", for_update=True,
             )
+            if row["kind"] != CampaignKind.ONE_TIME:
+                raise lifecycle.conflict("run", row, "a recurring campaign starts with activate, not run")
             if not acquired:
-                raise _reject("run", row["status"], f"a run of this campaign is being started; its status is {row['status']!r}")
+                raise lifecycle.conflict("run", row, f"a run of this campaign is being started; its status is {row['status']!r}")
             if row["status"] == CampaignStatus.DRAFT:
-                if not row["target_user_ids"] and not row["target_group_ids"]:
-                    raise ValidationFailed.single("targets", "choose at least one user or group before running")
+                lifecycle.ensure_not_archived(row, action=lifecycle.RUN)
+                if (
+                    not row["target_user_ids"]
+                    and not row["target_group_ids"]
+                    and not await csv_repository.has_rows(connection, campaign_id)
+                ):
+                    raise ValidationFailed.single(
+                        "targets", "choose at least one user or group, or upload a CSV list, before running"
+                    )
                 run = await repository.insert_run(
                     connection,
                     campaign_id=campaign_id,
@@ -133,11 +138,21 @@ async def run_campaign(
                 )
                 status = _initial_status(row["schedule"], datetime.now(UTC))
                 await repository.set_campaign_status(connection, campaign_id=campaign_id, status=status)
+                await record_event(
+                    connection,
+                    team_id=row["team_id"],
+                    campaign_id=campaign_id,
+                    actor_id=principal.user_id,
+                    action=AuditAction.RUN,
+                    status_before=row["status"],
+                    status_after=status,
+                    details={"run_number": run["run_number"], "run_id": str(run["id"])},
+                )
                 log.info("campaign.run_requested", campaign_id=str(campaign_id), run_id=str(run["id"]), user_id=str(principal.user_id))
             else:
                 unstarted = await repository.unstarted_runs(connection, campaign_id)
                 if not unstarted:
-                    raise _reject("run", row["status"])
+                    raise lifecycle.conflict("run", row)
                 run = unstarted[-1]
                 log.info("campaign.run_recovered", campaign_id=str(campaign_id), run_id=str(run["id"]))
         await _start_and_confirm(connection, launcher, run=run, campaign=row)
@@ -152,21 +167,22 @@ async def run_again(
     Allowed on a sent or stopped one-time campaign; the new run sends at once,
     whatever the original schedule was.
     """
-    async with pool.acquire() as connection, _starting_lock(connection, campaign_id) as acquired:
+    async with pool.acquire() as connection, _starting_lock(connection, f"campaign-run:{campaign_id}") as acquired:
         async with connection.transaction():
             row = await load_campaign(
                 connection, principal=principal, campaign_id=campaign_id, required=Role.CONTRIBUTOR,
                 action="running campaigns again", for_update=True,
             )
             if not acquired or row["kind"] != CampaignKind.ONE_TIME or not lifecycle.allows(row["status"], lifecycle.RUN_AGAIN):
-                raise _reject(lifecycle.RUN_AGAIN, row["status"])
+                raise lifecycle.conflict(lifecycle.RUN_AGAIN, row)
+            lifecycle.ensure_not_archived(row, action=lifecycle.RUN_AGAIN)
             remaining = await repository.preview_unsent_recipients(
                 connection, team_id=row["team_id"], campaign_id=campaign_id, channel=row["channel"]
             )
             if remaining["recipients"] == 0:
-                raise _reject(
+                raise lifecycle.conflict(
                     lifecycle.RUN_AGAIN,
-                    row["status"],
+                    row,
                     "every recipient of this campaign has received the message or is being retried; nobody is left to send to",
                 )
             run_number = await repository.next_run_number(connection, campaign_id)
@@ -181,6 +197,16 @@ async def run_again(
                 recipients_source="unsent",
             )
             await repository.set_campaign_status(connection, campaign_id=campaign_id, status=CampaignStatus.SENDING)
+            await record_event(
+                connection,
+                team_id=row["team_id"],
+                campaign_id=campaign_id,
+                actor_id=principal.user_id,
+                action=AuditAction.RUN_AGAIN,
+                status_before=row["status"],
+                status_after=CampaignStatus.SENDING,
+                details={"run_number": run_number, "run_id": str(run["id"]), "recipients": remaining["recipients"]},
+            )
             log.info(
                 "campaign.run_again_requested",
                 campaign_id=str(campaign_id),
@@ -209,10 +235,20 @@ async def stop_campaign(
                 action="stopping campaigns", for_update=True,
             )
             if row["kind"] != CampaignKind.ONE_TIME or not lifecycle.allows(row["status"], lifecycle.STOP):
-                raise _reject(lifecycle.STOP, row["status"])
+                raise lifecycle.conflict(lifecycle.STOP, row)
             run = await repository.active_run(connection, campaign_id)
             skipped = await repository.stop_run(connection, run["id"]) if run else 0
             await repository.set_campaign_status(connection, campaign_id=campaign_id, status=CampaignStatus.STOPPED)
+            await record_event(
+                connection,
+                team_id=row["team_id"],
+                campaign_id=campaign_id,
+                actor_id=principal.user_id,
+                action=AuditAction.STOP,
+                status_before=row["status"],
+                status_after=CampaignStatus.STOPPED,
+                details={"run_number": run["run_number"] if run else None, "skipped": skipped},
+            )
         log.info("campaign.stopped", campaign_id=str(campaign_id), skipped=skipped, user_id=str(principal.user_id))
         if run is not None:
             await launcher.signal_stop(workflow_id=run["workflow_id"], requested_by=principal.user_id)
@@ -233,20 +269,25 @@ async def retry_delivery(
     looked up again, so one who was unreachable and now has an address can be
     reached.
     """
-    async with pool.acquire() as connection:
+    lock_key = f"delivery-retry:{delivery_id}"
+    async with pool.acquire() as connection, _starting_lock(connection, lock_key) as acquired:
         async with connection.transaction():
             row = await load_campaign(
                 connection, principal=principal, campaign_id=campaign_id, required=Role.CONTRIBUTOR,
                 action="retrying deliveries", for_update=True,
             )
+            if not acquired:
+                raise Conflict(f"delivery {delivery_id} is already being retried")
+            lifecycle.ensure_not_archived(row, action=lifecycle.RETRY)
             delivery = await repository.get_delivery_for_update(connection, campaign_id=campaign_id, delivery_id=delivery_id)
             if delivery is None:
                 raise NotFound(f"delivery {delivery_id} of campaign {campaign_id} not found")
             attempt = delivery["attempts"] + 1
             if delivery["status"] == DeliveryStatus.PENDING and delivery["run_status"] in (RunStatus.SENT, RunStatus.STOPPED):
-                # A retry whose workflow start was lost left the row pending; start it again.
-                attempt = delivery["attempts"] + 1
-                if await launcher.is_running(retry_workflow_id(campaign_id, delivery_id, attempt)):
+                # Pending after its run ended means a retry was requested. If that
+                # retry's workflow exists, it is under way; if not, its start was
+                # lost and this call starts it.
+                if await launcher.workflow_exists(retry_workflow_id(campaign_id, delivery_id, attempt)):
                     raise Conflict(f"delivery {delivery_id} is already being retried")
             else:
                 _check_retry_allowed(delivery)
@@ -260,6 +301,21 @@ async def retry_delivery(
                 if address is None:
                     raise Conflict(f"the recipient is unreachable on {row['channel']}; add an address first")
                 await repository.requeue_delivery(connection, delivery_id=delivery_id, address=address)
+                await record_event(
+                    connection,
+                    team_id=row["team_id"],
+                    campaign_id=campaign_id,
+                    actor_id=principal.user_id,
+                    action=AuditAction.RETRY,
+                    status_before=row["status"],
+                    status_after=row["status"],
+                    details={
+                        "delivery_id": delivery_id,
+                        "run_number": delivery["run_number"],
+                        "attempt": attempt,
+                        "user_id": str(delivery["user_id"]),
+                    },
+                )
         await launcher.start_delivery_retry(
             workflow_id=retry_workflow_id(campaign_id, delivery_id, attempt),
             run_id=delivery["run_id"],

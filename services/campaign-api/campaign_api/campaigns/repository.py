@@ -17,13 +17,14 @@ from shared.db.recipients import ADDRESS_SQL, recipients_cte, unsent_recipients_
 
 CAMPAIGN_COLUMNS = """
     c.id, c.team_id, c.kind, c.name, c.description, c.channel, c.subject_template, c.body_template,
-    c.schedule, c.target_user_ids, c.target_group_ids, c.status, c.created_at, c.updated_at, c.archived_at
+    c.schedule, c.target_user_ids, c.target_group_ids, c.status, c.created_at, c.updated_at, c.archived_at,
+    c.series_started_at
 """
 
 RUN_COLUMNS = """
     r.id, r.campaign_id, r.run_number, r.workflow_id, r.status, r.stage, r.recipient_count,
     r.pending_count, r.sending_count, r.delivered_count, r.failed_count, r.skipped_count,
-    r.created_at, r.started_at, r.finished_at, r.workflow_started_at, r.recipients_source, r.team_id
+    r.created_at, r.started_at, r.finished_at, r.workflow_started_at, r.recipients_source, r.team_id, r.fire_at
 """
 
 
@@ -81,9 +82,10 @@ async def list_campaigns(
     statuses: Sequence[str] | None,
     after: tuple[datetime, str] | None,
     limit: int,
+    archived: bool = False,
 ) -> list[asyncpg.Record]:
-    """Return one page of the team's unarchived campaigns, newest first."""
-    conditions = ["c.team_id = $1", "c.archived_at IS NULL"]
+    """Return one page of the team's unarchived campaigns, or its archived ones, newest first."""
+    conditions = ["c.team_id = $1", "c.archived_at IS NOT NULL" if archived else "c.archived_at IS NULL"]
     args: list[Any] = [team_id, limit]
     if statuses:
         args.append(list(statuses))
@@ -183,25 +185,77 @@ async def active_run(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> 
     )
 
 
+async def activate_series(connection: asyncpg.Connection, *, campaign_id: uuid.UUID, schedule: dict[str, Any]) -> None:
+    await connection.execute(
+        "UPDATE campaigns SET status = 'active', schedule = $2, updated_at = now() WHERE id = $1",
+        campaign_id,
+        schedule,
+    )
+
+
+async def mark_series_started(connection: asyncpg.Connection, campaign_id: uuid.UUID) -> None:
+    await connection.execute(
+        "UPDATE campaigns SET series_started_at = coalesce(series_started_at, now()) WHERE id = $1", campaign_id
+    )
+
+
+async def unstarted_series(connection: asyncpg.Connection, *, older_than_seconds: float) -> list[asyncpg.Record]:
+    return await connection.fetch(
+        """
+        SELECT id, team_id FROM campaigns
+        WHERE kind = 'recurring' AND status IN ('active', 'paused') AND series_started_at IS NULL
+          AND updated_at < now() - make_interval(secs => $1)
+        LIMIT 100
+        """,
+        older_than_seconds,
+    )
+
+
+async def get_run(connection: asyncpg.Connection, *, campaign_id: uuid.UUID, run_number: int) -> asyncpg.Record | None:
+    return await connection.fetchrow(
+        f"SELECT {RUN_COLUMNS} FROM campaign_runs r WHERE r.campaign_id = $1 AND r.run_number = $2",
+        campaign_id,
+        run_number,
+    )
+
+
+async def list_runs_page(
+    connection: asyncpg.Connection, *, campaign_id: uuid.UUID, before_run_number: int | None, limit: int
+) -> list[asyncpg.Record]:
+    """Return runs newest first, those numbered below ``before_run_number`` when given."""
+    return await connection.fetch(
+        f"""
+        SELECT {RUN_COLUMNS} FROM campaign_runs r
+        WHERE r.campaign_id = $1 AND ($2::int IS NULL OR r.run_number < $2)
+        ORDER BY r.run_number DESC LIMIT $3
+        """,
+        campaign_id,
+        before_run_number,
+        limit,
+    )
+
+
 async def stop_run(connection: asyncpg.Connection, run_id: uuid.UUID) -> int:
     """Record the stop and skip every recipient not yet claimed; return how many were skipped.
 
     A row already claimed for sending is left to finish: its message may be with
-    the channel already.
+    the channel already. The delivery rows are updated before the run row, the same
+    order in which a batch's claim locks them (its count trigger updates the run
+    row), so a stop and a claim never deadlock.
     """
+    result = await connection.execute(
+        """
+        UPDATE deliveries SET status = 'skipped', last_error = 'stopped', updated_at = now()
+        WHERE run_id = $1 AND status = 'pending'
+        """,
+        run_id,
+    )
     await connection.execute(
         """
         UPDATE campaign_runs
         SET stop_requested_at = coalesce(stop_requested_at, now()), status = 'stopped',
             stage = jsonb_build_object('name', 'stopping')
         WHERE id = $1
-        """,
-        run_id,
-    )
-    result = await connection.execute(
-        """
-        UPDATE deliveries SET status = 'skipped', last_error = 'stopped', updated_at = now()
-        WHERE run_id = $1 AND status = 'pending'
         """,
         run_id,
     )
@@ -243,13 +297,15 @@ async def mark_run_started(connection: asyncpg.Connection, run_id: uuid.UUID) ->
 async def preview_unsent_recipients(
     connection: asyncpg.Connection, *, team_id: uuid.UUID, campaign_id: uuid.UUID, channel: str
 ) -> asyncpg.Record:
-    """Count the recipients a run-again would send to, and those of them without an address."""
+    """Count the recipients a run-again would send to, those without an address, and
+    those with an address but no row in the campaign's CSV list."""
     recipients = unsent_recipients_cte(channel=channel, team_param="$1", campaign_param="$2")
     return await connection.fetchrow(
         f"""
         WITH recipients AS ({recipients})
         SELECT count(*) AS recipients,
-               count(*) FILTER (WHERE address IS NULL OR address = '') AS unreachable
+               count(*) FILTER (WHERE address IS NULL OR address = '') AS unreachable,
+               {_without_csv_row_count("$2")}
         FROM recipients
         """,
         team_id,
@@ -313,20 +369,54 @@ async def preview_recipients(
     channel: str,
     user_ids: Sequence[uuid.UUID],
     group_ids: Sequence[uuid.UUID],
+    campaign_id: uuid.UUID | None = None,
 ) -> asyncpg.Record:
-    """Return the distinct recipient count and how many have no address on the channel."""
-    recipients = recipients_cte(channel=channel, team_param="$1", user_ids_param="$2", group_ids_param="$3")
+    """Return the distinct recipient count and how many have no address on the channel.
+
+    With ``campaign_id``, the users of that campaign's CSV list are recipients too,
+    and ``without_csv_row`` counts the reachable recipients who are not in it.
+    """
+    if campaign_id is None:
+        recipients = recipients_cte(channel=channel, team_param="$1", user_ids_param="$2", group_ids_param="$3")
+        return await connection.fetchrow(
+            f"""
+            WITH recipients AS ({recipients})
+            SELECT count(*) AS recipients,
+                   count(*) FILTER (WHERE address IS NULL OR address = '') AS unreachable,
+                   0 AS without_csv_row
+            FROM recipients
+            """,
+            team_id,
+            list(user_ids),
+            list(group_ids),
+        )
+    recipients = recipients_cte(
+        channel=channel, team_param="$1", user_ids_param="$2", group_ids_param="$3", campaign_param="$4"
+    )
     return await connection.fetchrow(
         f"""
         WITH recipients AS ({recipients})
         SELECT count(*) AS recipients,
-               count(*) FILTER (WHERE address IS NULL OR address = '') AS unreachable
+               count(*) FILTER (WHERE address IS NULL OR address = '') AS unreachable,
+               {_without_csv_row_count("$4")}
         FROM recipients
         """,
         team_id,
         list(user_ids),
         list(group_ids),
+        campaign_id,
     )
+
+
+def _without_csv_row_count(campaign_param: str) -> str:
+    """Return an aggregate over ``recipients`` that counts reachable ones without a row in the CSV list."""
+    return f"""count(*) FILTER (
+                   WHERE address IS NOT NULL AND address <> ''
+                     AND NOT EXISTS (
+                         SELECT 1 FROM campaign_csv_recipients cr
+                         WHERE cr.campaign_id = {campaign_param} AND cr.user_id = recipients.id
+                     )
+               ) AS without_csv_row"""
 
 
 async def get_delivery(connection: asyncpg.Connection, delivery_id: int) -> asyncpg.Record | None:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from campaign_api.csv_recipients.schemas import CsvListSummary
 from shared.domain import CampaignKind, CampaignStatus, Channel, DeliveryStatus, RunStatus
 from shared.validation import timezone_problem
 
@@ -70,7 +71,30 @@ class LocalTimeSchedule(BaseModel):
     )
 
 
-Schedule = Annotated[ImmediateSchedule | ScheduledSchedule | LocalTimeSchedule, Field(discriminator="type")]
+class RecurringSchedule(BaseModel):
+    """Fire a run on a recurring schedule; each run is delivered at once or in local time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["recurring"]
+    recurrence: dict[str, Any] = Field(
+        description=(
+            "kind: interval (every, unit: seconds, minutes or hours), weekly (weekdays 0=Monday..6, time_of_day HH:MM), "
+            "monthly (days_of_month 1..31, time_of_day), or cron (expression, 5 fields); plus timezone (IANA) "
+            "and optional start_date and end_date (local dates, end inclusive). A day the month lacks, "
+            "such as the 31st, is skipped for that month."
+        )
+    )
+    delivery: Literal["immediate", "local_time"] = Field(
+        default="immediate",
+        description="immediate: each run sends at its fire time; local_time: at the fire's wall-clock time in each recipient's zone",
+    )
+    passed_time_policy: Literal["send_now", "skip"] = "send_now"
+
+
+Schedule = Annotated[
+    ImmediateSchedule | ScheduledSchedule | LocalTimeSchedule | RecurringSchedule, Field(discriminator="type")
+]
 
 
 class CampaignCreate(BaseModel):
@@ -78,7 +102,7 @@ class CampaignCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5_000)
-    channel: Channel
+    channel: Channel = Field(description="email or webhook; slack and teams are not available yet")
     template: Template
     targets: Targets
     schedule: Schedule = Field(default_factory=ImmediateSchedule)
@@ -118,6 +142,7 @@ class Stage(BaseModel):
 class Run(BaseModel):
     id: uuid.UUID
     run_number: int
+    fire_at: datetime | None = Field(default=None, description="The series fire time this run belongs to")
     workflow_id: str
     status: RunStatus
     stage: Stage | None
@@ -133,19 +158,21 @@ class Campaign(BaseModel):
     kind: CampaignKind
     name: str
     description: str
-    channel: Channel
+    channel: Channel = Field(description="email or webhook; slack and teams are not available yet")
     template: Template
     targets: Targets
     schedule: dict[str, Any]
     status: CampaignStatus
     created_at: datetime
     updated_at: datetime
+    archived_at: datetime | None = Field(default=None, description="When the campaign was archived; null when it is not")
     counts: DeliveryCounts | None = Field(description="Counts of the latest run; null before the first run")
     latest_run: Run | None
 
 
 class CampaignDetail(Campaign):
     runs: list[Run] = Field(description="Every run of this campaign, newest first")
+    csv_recipients: CsvListSummary | None = Field(default=None, description="The CSV recipient list; null when there is none")
 
 
 class CampaignPage(BaseModel):
@@ -164,6 +191,30 @@ class Preview(BaseModel):
     unreachable_count: int
     unreachable: list[UnreachableReason]
     schedule_summary: str
+    next_fire_times: list[datetime] = Field(
+        default_factory=list, description="A recurring campaign's next fire times, if activated now"
+    )
+
+
+class Activate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_immediately: bool = Field(default=True, description="Start the first run now, then follow the schedule")
+
+
+class SeriesState(BaseModel):
+    """A series' live state, from its workflow."""
+
+    status: Literal["active", "paused", "ended"]
+    next_fire_at: datetime | None
+    last_fire_at: datetime | None
+    runs_started: int
+    workflow_id: str
+
+
+class RunPage(BaseModel):
+    items: list[Run]
+    next_cursor: str | None
 
 
 class RunStarted(BaseModel):

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, time
 from typing import Any
 
 import asyncpg
 import structlog
 
+from campaign_api.audit.repository import record_event
+from campaign_api.audit.schemas import AuditAction
 from campaign_api.auth import repository as auth_repository
 from campaign_api.auth.dependencies import Principal, check_role
-from campaign_api.campaigns import lifecycle, repository, schemas, views
-from campaign_api.campaigns.workflow_client import RunLauncher
+from campaign_api.campaigns import lifecycle, repository, schedules, schemas, views
+from campaign_api.csv_recipients import repository as csv_repository
+from campaign_api.csv_recipients.schemas import summary_view
 from campaign_api.directory import repository as directory_repository
 from campaign_api.errors import FieldError, InvalidLifecycleAction, NotFound, ValidationFailed
 from campaign_api.pagination import decode_cursor, encode_cursor
@@ -21,13 +23,10 @@ from shared.domain import (
     CampaignKind,
     CampaignStatus,
     Role,
-    RunStatus,
-    ScheduleType,
-    run_workflow_id,
     unreachable_reason,
 )
-from shared.schedules import describe_one_time
-from shared.templating import PROFILE_VARIABLES, check_template
+from shared.settings import Settings
+from shared.templating import NOT_IN_CSV_LIST_REASON, PROFILE_VARIABLES, check_template, csv_columns_used
 
 log = structlog.get_logger(__name__)
 
@@ -58,17 +57,20 @@ async def _validate_content(
     body: str,
     user_ids: list[uuid.UUID],
     group_ids: list[uuid.UUID],
+    csv_columns: list[str] | None = None,
 ) -> None:
+    """Raise 422 listing every problem; ``csv_columns`` are those of the campaign's CSV list, if it has one."""
     errors: list[FieldError] = []
     if channel not in SUPPORTED_CHANNELS:
         supported = ", ".join(sorted(SUPPORTED_CHANNELS))
-        errors.append(FieldError("channel", f"channel {channel!r} is not available; supported: {supported}"))
+        errors.append(FieldError("channel", f"channel {str(channel)!r} is not available; supported: {supported}"))
     for field, source in (("template.subject", subject), ("template.body", body)):
-        problem = check_template(source, PROFILE_VARIABLES)
+        problem = check_template(source, PROFILE_VARIABLES, csv_columns=csv_columns)
         if problem is not None:
             where = f" (line {problem.line})" if problem.line else ""
             errors.append(FieldError(field, problem.message + where))
-    if not user_ids and not group_ids:
+    if not user_ids and not group_ids and csv_columns is None:
+        # A campaign with a CSV list may target its rows only.
         errors.append(FieldError("targets", "choose at least one user or group"))
     if user_ids:
         found = await directory_repository.team_members_among(connection, team_id=team_id, user_ids=user_ids)
@@ -85,15 +87,18 @@ async def _validate_content(
 
 
 async def campaign_detail(connection: asyncpg.Connection, row: asyncpg.Record) -> schemas.CampaignDetail:
-    return views.detail_view(row, await repository.list_runs(connection, row["id"]))
+    detail = views.detail_view(row, await repository.list_runs(connection, row["id"]))
+    detail.csv_recipients = summary_view(await csv_repository.get_list(connection, row["id"]))
+    return detail
 
 
 async def create_campaign(
-    pool: asyncpg.Pool, *, principal: Principal, team_id: uuid.UUID, body: schemas.CampaignCreate
+    pool: asyncpg.Pool, settings: Settings, *, principal: Principal, team_id: uuid.UUID, body: schemas.CampaignCreate
 ) -> schemas.CampaignDetail:
-    async with pool.acquire() as connection:
+    async with pool.acquire() as connection, connection.transaction():
         role = await auth_repository.get_role(connection, team_id=team_id, user_id=principal.user_id)
         check_role(role=role, required=Role.CONTRIBUTOR, team_id=team_id, action="creating campaigns")
+        schedule = schedules.schedule_json(body.schedule, minimum_interval_minutes=settings.recurring_min_interval_minutes)
         await _validate_content(
             connection,
             team_id=team_id,
@@ -107,18 +112,27 @@ async def create_campaign(
             connection,
             values=dict(
                 team_id=team_id,
-                kind=CampaignKind.ONE_TIME,
+                kind=schedules.kind_of(body.schedule),
                 name=body.name,
                 description=body.description,
                 channel=body.channel,
                 subject_template=body.template.subject,
                 body_template=body.template.body,
-                schedule=body.schedule.model_dump(mode="json"),
+                schedule=schedule,
                 target_user_ids=_unique(body.targets.user_ids),
                 target_group_ids=_unique(body.targets.group_ids),
                 status=CampaignStatus.DRAFT,
                 created_by=principal.user_id,
             ),
+        )
+        await record_event(
+            connection,
+            team_id=team_id,
+            campaign_id=campaign_id,
+            actor_id=principal.user_id,
+            action=AuditAction.CREATE,
+            status_before=None,
+            status_after=CampaignStatus.DRAFT,
         )
         row = await load_campaign(connection, principal=principal, campaign_id=campaign_id, required=Role.VIEWER, action="reading")
         detail = await campaign_detail(connection, row)
@@ -144,12 +158,15 @@ async def list_campaigns(
     statuses: list[CampaignStatus] | None,
     cursor: str | None,
     limit: int,
+    archived: bool = False,
 ) -> schemas.CampaignPage:
     after = decode_cursor(cursor) if cursor else None
     async with pool.acquire() as connection:
         role = await auth_repository.get_role(connection, team_id=team_id, user_id=principal.user_id)
         check_role(role=role, required=Role.VIEWER, team_id=team_id, action="listing campaigns")
-        rows = await repository.list_campaigns(connection, team_id=team_id, statuses=statuses, after=after, limit=limit + 1)
+        rows = await repository.list_campaigns(
+            connection, team_id=team_id, statuses=statuses, after=after, limit=limit + 1, archived=archived
+        )
         page = rows[:limit]
         latest = await repository.latest_runs(connection, [r["id"] for r in page])
     items = []
@@ -162,14 +179,20 @@ async def list_campaigns(
 
 
 async def update_campaign(
-    pool: asyncpg.Pool, *, principal: Principal, campaign_id: uuid.UUID, body: schemas.CampaignUpdate
+    pool: asyncpg.Pool, settings: Settings, *, principal: Principal, campaign_id: uuid.UUID, body: schemas.CampaignUpdate
 ) -> schemas.CampaignDetail:
     async with pool.acquire() as connection, connection.transaction():
         row = await load_campaign(
             connection, principal=principal, campaign_id=campaign_id, required=Role.CONTRIBUTOR, action="editing campaigns", for_update=True
         )
-        if row["status"] != CampaignStatus.DRAFT:
-            raise InvalidLifecycleAction(action="edit", current_status=row["status"], allowed_actions=lifecycle.allowed_actions(row["status"]))
+        if not lifecycle.allows(row["status"], lifecycle.EDIT, row["kind"]):
+            raise InvalidLifecycleAction(
+                action="edit",
+                current_status=row["status"],
+                allowed_actions=lifecycle.allowed_actions(row["status"], row["kind"]),
+            )
+        lifecycle.ensure_not_archived(row, action=lifecycle.EDIT)
+        csv_columns = await csv_repository.get_columns(connection, campaign_id)
         template = body.template or schemas.Template(subject=row["subject_template"], body=row["body_template"])
         targets = body.targets or schemas.Targets(user_ids=row["target_user_ids"], group_ids=row["target_group_ids"])
         channel = body.channel or row["channel"]
@@ -181,6 +204,7 @@ async def update_campaign(
             body=template.body,
             user_ids=targets.user_ids,
             group_ids=targets.group_ids,
+            csv_columns=csv_columns,
         )
         values: dict[str, Any] = {}
         if body.name is not None:
@@ -196,33 +220,42 @@ async def update_campaign(
             values["target_user_ids"] = _unique(targets.user_ids)
             values["target_group_ids"] = _unique(targets.group_ids)
         if body.schedule is not None:
-            values["schedule"] = body.schedule.model_dump(mode="json")
+            if schedules.kind_of(body.schedule) != row["kind"]:
+                raise ValidationFailed.single(
+                    "schedule.type",
+                    f"a {row['kind']} campaign keeps its kind; duplicate it to make a campaign of the other kind",
+                )
+            values["schedule"] = schedules.schedule_json(
+                body.schedule, minimum_interval_minutes=settings.recurring_min_interval_minutes
+            )
         await repository.update_campaign(connection, campaign_id=campaign_id, values=values)
+        await record_event(
+            connection,
+            team_id=row["team_id"],
+            campaign_id=campaign_id,
+            actor_id=principal.user_id,
+            action=AuditAction.EDIT,
+            status_before=row["status"],
+            status_after=row["status"],
+            details={"fields": sorted(values)},
+        )
         row = await load_campaign(connection, principal=principal, campaign_id=campaign_id, required=Role.VIEWER, action="reading")
         detail = await campaign_detail(connection, row)
     log.info("campaign.updated", campaign_id=str(campaign_id), user_id=str(principal.user_id), fields=sorted(values))
     return detail
 
 
-def describe_schedule(schedule: dict[str, Any]) -> str:
-    """Return the one-line schedule summary of a one-time campaign."""
-    kind = schedule.get("type", ScheduleType.IMMEDIATE)
-    if kind == ScheduleType.IMMEDIATE:
-        return describe_one_time(kind)
-    local_date = date.fromisoformat(schedule["date"])
-    local_time = time.fromisoformat(schedule["time"])
-    summary = describe_one_time(kind, local_date, local_time, schedule.get("timezone"))
-    if kind == ScheduleType.LOCAL_TIME and schedule.get("passed_time_policy") == "skip":
-        summary += "; zones where that time has passed are skipped"
-    elif kind == ScheduleType.LOCAL_TIME:
-        summary += "; zones where that time has passed are sent at once"
-    return summary
+async def preview(
+    pool: asyncpg.Pool, *, principal: Principal, campaign_id: uuid.UUID, run_immediately: bool = True
+) -> schemas.Preview:
+    """Return what the confirmation dialog before run or activate shows.
 
-
-async def preview(pool: asyncpg.Pool, *, principal: Principal, campaign_id: uuid.UUID) -> schemas.Preview:
+    ``run_immediately`` is the activate option the dialog offers for a recurring
+    campaign; it changes the summary and the fire times listed.
+    """
     async with pool.acquire() as connection:
         row = await load_campaign(connection, principal=principal, campaign_id=campaign_id, required=Role.VIEWER, action="previewing campaigns")
-        if lifecycle.allows(row["status"], lifecycle.RUN_AGAIN):
+        if lifecycle.allows(row["status"], lifecycle.RUN_AGAIN, row["kind"]):
             # After a run, the confirmation dialog is for running again: only the
             # recipients who have not received the message count.
             counts = await repository.preview_unsent_recipients(
@@ -235,20 +268,44 @@ async def preview(pool: asyncpg.Pool, *, principal: Principal, campaign_id: uuid
                 channel=row["channel"],
                 user_ids=row["target_user_ids"],
                 group_ids=row["target_group_ids"],
+                campaign_id=row["id"],
             )
     unreachable = counts["unreachable"]
     reasons = [schemas.UnreachableReason(reason=unreachable_reason(row["channel"]), count=unreachable)] if unreachable else []
+    if counts["without_csv_row"] and (csv_columns_used(row["subject_template"]) or csv_columns_used(row["body_template"])):
+        # These recipients' deliveries will fail: the template reads a CSV row they don't have.
+        reasons.append(schemas.UnreachableReason(reason=NOT_IN_CSV_LIST_REASON, count=counts["without_csv_row"]))
+        unreachable += counts["without_csv_row"]
+    if lifecycle.allows(row["status"], lifecycle.RUN_AGAIN, row["kind"]):
+        summary = "Immediately, to the recipients still without the message"
+    else:
+        summary = schedules.describe(row["schedule"], run_immediately=run_immediately)
+    fire_times = []
+    if row["kind"] == CampaignKind.RECURRING and row["status"] == CampaignStatus.DRAFT:
+        fire_times = schedules.next_fire_times(row["schedule"], schedules.utc_now(), run_immediately=run_immediately)
     return schemas.Preview(
         recipient_count=counts["recipients"],
         reachable_count=counts["recipients"] - unreachable,
         unreachable_count=unreachable,
         unreachable=reasons,
-        schedule_summary=(
-            "Immediately, to the recipients still without the message"
-            if lifecycle.allows(row["status"], lifecycle.RUN_AGAIN)
-            else describe_schedule(row["schedule"])
-        ),
+        schedule_summary=summary,
+        next_fire_times=fire_times,
     )
+
+
+async def list_runs(
+    pool: asyncpg.Pool, *, principal: Principal, campaign_id: uuid.UUID, cursor: str | None, limit: int
+) -> schemas.RunPage:
+    if cursor is not None and not cursor.isdigit():
+        raise ValidationFailed.single("cursor", "invalid cursor; pass the next_cursor of a previous page")
+    async with pool.acquire() as connection:
+        await load_campaign(connection, principal=principal, campaign_id=campaign_id, required=Role.VIEWER, action="reading runs")
+        rows = await repository.list_runs_page(
+            connection, campaign_id=campaign_id, before_run_number=int(cursor) if cursor else None, limit=limit + 1
+        )
+    items = [views.run_view(r) for r in rows[:limit]]
+    next_cursor = str(rows[limit - 1]["run_number"]) if len(rows) > limit else None
+    return schemas.RunPage(items=items, next_cursor=next_cursor)
 
 
 async def list_deliveries(

@@ -26,6 +26,7 @@ def run_view(run: asyncpg.Record) -> schemas.Run:
     return schemas.Run(
         id=run["id"],
         run_number=run["run_number"],
+        fire_at=run["fire_at"],
         workflow_id=run["workflow_id"],
         status=run["status"],
         stage=schemas.Stage(**run["stage"]) if run["stage"] else None,
@@ -57,6 +58,7 @@ def campaign_fields(row: asyncpg.Record, latest: asyncpg.Record | None, *, earli
         status=row["status"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        archived_at=row["archived_at"],
         counts=run_counts(latest, earlier_delivered=earlier_delivered) if latest else None,
         latest_run=run_view(latest) if latest else None,
     )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import structlog
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -13,13 +14,22 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from campaign_api.errors import ServiceUnavailable
 from shared import temporal
 from workflows.campaign_run import CampaignRunWorkflow
+from workflows.campaign_series import CampaignSeriesWorkflow
 from workflows.delivery_retry import DeliveryRetryWorkflow
-from workflows.types import CampaignRunInput, DeliveryRetryInput, StopRunSignal
+from workflows.types import (
+    CampaignRunInput,
+    CampaignSeriesInput,
+    DeliveryRetryInput,
+    PauseSeriesSignal,
+    ResumeSeriesSignal,
+    SeriesState,
+    StopRunSignal,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -29,15 +39,17 @@ class RunLauncher:
         self._client = client
         self._task_queue = task_queue
 
-    def _attributes(self, *, campaign_id: uuid.UUID, team_id: uuid.UUID, run_number: int, campaign_kind: str):
-        return TypedSearchAttributes(
-            [
-                SearchAttributePair(temporal.CAMPAIGN_ID, str(campaign_id)),
-                SearchAttributePair(temporal.TEAM_ID, str(team_id)),
-                SearchAttributePair(temporal.RUN_NUMBER, run_number),
-                SearchAttributePair(temporal.CAMPAIGN_KIND, campaign_kind),
-            ]
-        )
+    def _attributes(
+        self, *, campaign_id: uuid.UUID, team_id: uuid.UUID, run_number: int | None, campaign_kind: str
+    ) -> TypedSearchAttributes:
+        pairs = [
+            SearchAttributePair(temporal.CAMPAIGN_ID, str(campaign_id)),
+            SearchAttributePair(temporal.TEAM_ID, str(team_id)),
+            SearchAttributePair(temporal.CAMPAIGN_KIND, campaign_kind),
+        ]
+        if run_number is not None:
+            pairs.append(SearchAttributePair(temporal.RUN_NUMBER, run_number))
+        return TypedSearchAttributes(pairs)
 
     async def start_run(
         self,
@@ -97,12 +109,15 @@ class RunLauncher:
         except RPCError as error:
             log.warning("run.stop_signal_failed", workflow_id=workflow_id, error=str(error))
 
-    async def is_running(self, workflow_id: str) -> bool:
+    async def workflow_exists(self, workflow_id: str) -> bool:
+        """Return whether a workflow with this id was ever started (running or closed)."""
         try:
-            description = await self._client.get_workflow_handle(workflow_id).describe()
-        except RPCError:
-            return False
-        return description.status == WorkflowExecutionStatus.RUNNING
+            await self._client.get_workflow_handle(workflow_id).describe()
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise ServiceUnavailable("the workflow service did not answer; try again") from error
+        return True
 
     async def start_delivery_retry(
         self,
@@ -137,3 +152,56 @@ class RunLauncher:
             log.warning("delivery.retry_start_failed", workflow_id=workflow_id, error=str(error))
             raise ServiceUnavailable("the workflow service did not accept the retry; call retry again") from error
         log.info("delivery.retry_started", workflow_id=workflow_id, delivery_id=delivery_id)
+
+    async def start_series(
+        self,
+        *,
+        workflow_id: str,
+        campaign_id: uuid.UUID,
+        team_id: uuid.UUID,
+        run_immediately: bool,
+        continue_as_new_after_runs: int,
+    ) -> None:
+        """Start a recurring campaign's series workflow; starting one that runs already is a no-op."""
+        try:
+            await self._client.start_workflow(
+                CampaignSeriesWorkflow.run,
+                CampaignSeriesInput(
+                    campaign_id=str(campaign_id),
+                    team_id=str(team_id),
+                    state=SeriesState(run_immediately=run_immediately),
+                    continue_as_new_after_runs=continue_as_new_after_runs,
+                ),
+                id=workflow_id,
+                task_queue=self._task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                search_attributes=self._attributes(
+                    campaign_id=campaign_id, team_id=team_id, run_number=None, campaign_kind="recurring"
+                ),
+            )
+        except RPCError as error:
+            log.warning("series.start_failed", workflow_id=workflow_id, error=str(error))
+            raise ServiceUnavailable("the workflow service did not accept the series; call activate again") from error
+        log.info("series.workflow_started", workflow_id=workflow_id, campaign_id=str(campaign_id))
+
+    async def signal_series(self, *, workflow_id: str, pause: bool, requested_by: uuid.UUID) -> None:
+        """Tell the series to pause or resume. Best effort: the status in Postgres is checked
+        before every run is created, so a missed pause signal creates no run."""
+        handle = self._client.get_workflow_handle(workflow_id)
+        try:
+            if pause:
+                await handle.signal(CampaignSeriesWorkflow.pause, PauseSeriesSignal(requested_by=str(requested_by)))
+            else:
+                await handle.signal(CampaignSeriesWorkflow.resume, ResumeSeriesSignal(requested_by=str(requested_by)))
+        except RPCError as error:
+            log.warning("series.signal_failed", workflow_id=workflow_id, pause=pause, error=str(error))
+
+    async def query_series(self, workflow_id: str) -> SeriesState | None:
+        """Return the series' live state, or None when its workflow can't be queried."""
+        try:
+            return await self._client.get_workflow_handle(workflow_id).query(
+                CampaignSeriesWorkflow.state, rpc_timeout=timedelta(seconds=5)
+            )
+        except (RPCError, WorkflowQueryFailedError) as error:
+            log.warning("series.query_failed", workflow_id=workflow_id, error=str(error))
+            return None
