@@ -28,6 +28,14 @@ RUN_COLUMNS = """
 """
 
 
+# A caller with API access to a team: any role but member. Formatted with the SQL
+# expressions of the team id and the caller's user id.
+_CALLER_IN_TEAM = (
+    "SELECT 1 FROM team_memberships cm"
+    " WHERE cm.team_id = {team} AND cm.user_id = {caller} AND cm.role <> 'member'"
+)
+
+
 async def insert_campaign(connection: asyncpg.Connection, *, values: dict[str, Any]) -> uuid.UUID:
     campaign_id = uuid.uuid4()
     await connection.execute(
@@ -79,14 +87,22 @@ async def list_campaigns(
     connection: asyncpg.Connection,
     *,
     team_id: uuid.UUID,
+    caller_id: uuid.UUID,
     statuses: Sequence[str] | None,
     after: tuple[datetime, str] | None,
     limit: int,
     archived: bool = False,
 ) -> list[asyncpg.Record]:
-    """Return one page of the team's unarchived campaigns, or its archived ones, newest first."""
-    conditions = ["c.team_id = $1", "c.archived_at IS NOT NULL" if archived else "c.archived_at IS NULL"]
-    args: list[Any] = [team_id, limit]
+    """Return one page of the team's unarchived campaigns, or its archived ones, newest first.
+
+    Empty unless ``caller_id`` has API access to the team.
+    """
+    conditions = [
+        "c.team_id = $1",
+        "c.archived_at IS NOT NULL" if archived else "c.archived_at IS NULL",
+        f"EXISTS ({_CALLER_IN_TEAM.format(team='c.team_id', caller='$3')})",
+    ]
+    args: list[Any] = [team_id, limit, caller_id]
     if statuses:
         args.append(list(statuses))
         conditions.append(f"c.status = ANY(${len(args)}::text[])")
@@ -220,18 +236,28 @@ async def get_run(connection: asyncpg.Connection, *, campaign_id: uuid.UUID, run
 
 
 async def list_runs_page(
-    connection: asyncpg.Connection, *, campaign_id: uuid.UUID, before_run_number: int | None, limit: int
+    connection: asyncpg.Connection,
+    *,
+    campaign_id: uuid.UUID,
+    caller_id: uuid.UUID,
+    before_run_number: int | None,
+    limit: int,
 ) -> list[asyncpg.Record]:
-    """Return runs newest first, those numbered below ``before_run_number`` when given."""
+    """Return runs newest first, those numbered below ``before_run_number`` when given.
+
+    Empty unless ``caller_id`` has API access to the campaign's team.
+    """
     return await connection.fetch(
         f"""
         SELECT {RUN_COLUMNS} FROM campaign_runs r
         WHERE r.campaign_id = $1 AND ($2::int IS NULL OR r.run_number < $2)
+          AND EXISTS ({_CALLER_IN_TEAM.format(team="r.team_id", caller="$4")})
         ORDER BY r.run_number DESC LIMIT $3
         """,
         campaign_id,
         before_run_number,
         limit,
+        caller_id,
     )
 
 
@@ -433,10 +459,17 @@ _DELIVERY_SELECT = """
 
 
 async def list_deliveries(
-    connection: asyncpg.Connection, *, run_id: uuid.UUID, statuses: Sequence[str] | None, after_id: int | None, limit: int
+    connection: asyncpg.Connection,
+    *,
+    run_id: uuid.UUID,
+    caller_id: uuid.UUID,
+    statuses: Sequence[str] | None,
+    after_id: int | None,
+    limit: int,
 ) -> list[asyncpg.Record]:
-    conditions = ["d.run_id = $1"]
-    args: list[Any] = [run_id, limit]
+    """Return one page of a run's deliveries in id order; empty unless ``caller_id`` is in the team."""
+    conditions = ["d.run_id = $1", f"EXISTS ({_CALLER_IN_TEAM.format(team='d.team_id', caller='$3')})"]
+    args: list[Any] = [run_id, limit, caller_id]
     if statuses:
         args.append(list(statuses))
         conditions.append(f"d.status = ANY(${len(args)}::text[])")

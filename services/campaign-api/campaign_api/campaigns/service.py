@@ -165,7 +165,13 @@ async def list_campaigns(
         role = await auth_repository.get_role(connection, team_id=team_id, user_id=principal.user_id)
         check_role(role=role, required=Role.VIEWER, team_id=team_id, action="listing campaigns")
         rows = await repository.list_campaigns(
-            connection, team_id=team_id, statuses=statuses, after=after, limit=limit + 1, archived=archived
+            connection,
+            team_id=team_id,
+            caller_id=principal.user_id,
+            statuses=statuses,
+            after=after,
+            limit=limit + 1,
+            archived=archived,
         )
         page = rows[:limit]
         latest = await repository.latest_runs(connection, [r["id"] for r in page])
@@ -301,7 +307,11 @@ async def list_runs(
     async with pool.acquire() as connection:
         await load_campaign(connection, principal=principal, campaign_id=campaign_id, required=Role.VIEWER, action="reading runs")
         rows = await repository.list_runs_page(
-            connection, campaign_id=campaign_id, before_run_number=int(cursor) if cursor else None, limit=limit + 1
+            connection,
+            campaign_id=campaign_id,
+            caller_id=principal.user_id,
+            before_run_number=int(cursor) if cursor else None,
+            limit=limit + 1,
         )
     items = [views.run_view(r) for r in rows[:limit]]
     next_cursor = str(rows[limit - 1]["run_number"]) if len(rows) > limit else None
@@ -335,7 +345,12 @@ async def list_deliveries(
             if run is None:
                 raise NotFound(f"campaign {campaign_id} has no run {run_number}")
         rows = await repository.list_deliveries(
-            connection, run_id=run["id"], statuses=statuses, after_id=after_id, limit=limit + 1
+            connection,
+            run_id=run["id"],
+            caller_id=principal.user_id,
+            statuses=statuses,
+            after_id=after_id,
+            limit=limit + 1,
         )
     items = [schemas.Delivery(**dict(r)) for r in rows[:limit]]
     next_cursor = str(rows[limit - 1]["id"]) if len(rows) > limit else None
