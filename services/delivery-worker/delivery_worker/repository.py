@@ -18,7 +18,7 @@ class RunNotFound(Exception):
 
 @dataclass(frozen=True)
 class RunContext:
-    """What a batch activity needs to know about a run and its campaign."""
+    """A run and the campaign fields that a batch activity uses."""
 
     run_id: str
     campaign_id: str

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, date, datetime, time
+from typing import Any
 
 import asyncpg
 import structlog
@@ -78,8 +79,9 @@ def _initial_status(schedule: dict, now: datetime) -> str:
 
 
 async def _start_and_confirm(
-    connection: asyncpg.Connection, launcher: RunLauncher, *, run: asyncpg.Record, campaign: asyncpg.Record
+    connection: asyncpg.Connection, launcher: RunLauncher, *, run: Mapping[str, Any], campaign: Mapping[str, Any]
 ) -> None:
+    """Start the run's workflow and record that its start was confirmed."""
     await launcher.start_run(
         run_id=run["id"],
         workflow_id=run["workflow_id"],
@@ -348,14 +350,7 @@ async def recover_unstarted_runs(pool: asyncpg.Pool, launcher: RunLauncher, *, o
     async with pool.acquire() as connection:
         runs = await repository.all_unstarted_runs(connection, older_than_seconds=older_than_seconds)
         for run in runs:
-            await launcher.start_run(
-                run_id=run["id"],
-                workflow_id=run["workflow_id"],
-                campaign_id=run["campaign_id"],
-                team_id=run["team_id"],
-                run_number=run["run_number"],
-                campaign_kind=run["campaign_kind"],
-            )
-            await repository.mark_run_started(connection, run["id"])
+            campaign = {"id": run["campaign_id"], "team_id": run["team_id"], "kind": run["campaign_kind"]}
+            await _start_and_confirm(connection, launcher, run=run, campaign=campaign)
             log.info("run.recovered", run_id=str(run["id"]), workflow_id=run["workflow_id"])
     return len(runs)

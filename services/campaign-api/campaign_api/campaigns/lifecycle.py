@@ -1,6 +1,6 @@
 """Which lifecycle actions each campaign status allows.
 
-The 409 answer to an action on the wrong status lists these, so a client can show
+The 409 response to an action on the wrong status lists these, so a client can show
 what the user may do instead.
 """
 

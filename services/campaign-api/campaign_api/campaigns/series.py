@@ -178,8 +178,13 @@ async def series_state(
     workflow_id = series_workflow_id(campaign_id)
     state = await launcher.query_series(workflow_id)
     if state is None:
-        raise ServiceUnavailable("the series workflow did not answer; its worker may be down, try again shortly")
-    status = "ended" if state.ended else ("paused" if state.paused else "active")
+        raise ServiceUnavailable("the series workflow did not respond to the query; its worker may be down, try again shortly")
+    if state.ended:
+        status = "ended"
+    elif state.paused:
+        status = "paused"
+    else:
+        status = "active"
     return schemas.SeriesState(
         status=status,
         next_fire_at=state.next_fire_at,

@@ -116,7 +116,7 @@ class RunLauncher:
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 return False
-            raise ServiceUnavailable("the workflow service did not answer; try again") from error
+            raise ServiceUnavailable("the workflow service did not respond; try again") from error
         return True
 
     async def start_delivery_retry(
