@@ -39,7 +39,7 @@ _ACTIVITY_RETRY = RetryPolicy(
     non_retryable_error_types=["RunNotFound"],
 )
 _SHORT_ACTIVITY = dict(start_to_close_timeout=timedelta(minutes=2), retry_policy=_ACTIVITY_RETRY)
-# A batch activity heartbeats after every chunk of sends. A worker that dies
+# A batch activity heartbeats every 10 seconds while it runs. A worker that dies
 # mid-batch is noticed after the heartbeat timeout and the batch moves to another
 # worker, which asks the channel about rows that were mid-send.
 BATCH_ACTIVITY_OPTIONS = dict(

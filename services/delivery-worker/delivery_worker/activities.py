@@ -156,9 +156,10 @@ class DeliveryActivities:
         """Send every pending recipient of one batch and record each outcome.
 
         Recipients are claimed in chunks of ``delivery_concurrency`` and sent
-        concurrently; the activity heartbeats after each chunk. Rows that an earlier
-        attempt left mid-send are resent only on channels that deduplicate by
-        idempotency key, and otherwise failed with a reason.
+        concurrently. The activity heartbeats every 10 seconds, also while a send
+        waits out a backoff. Rows that an earlier attempt left mid-send are resent
+        only on channels that deduplicate by idempotency key, and otherwise fail
+        with a reason. With ``delivery_id`` set, only that delivery is sent.
         """
         info = activity.info()
         bound = log.bind(run_id=input.run_id, batch_no=input.batch_no, attempt=info.attempt)
