@@ -17,7 +17,7 @@ Run it from the repository root::
 
     .venv/bin/python benchmarks/csv_upload_benchmark.py --rows 100000
 
-The checks are: both uploads answer 200 with N valid rows and no row error, the
+The checks are: both uploads respond 200 with N valid rows and no row error, the
 saved list holds N rows, and the API's peak RSS stays under the limit (200 MiB by
 default). The exit status is 0 when every check passed, 1 when one failed, 2 on a
 failed step or a timeout, and 130 on Ctrl-C.
@@ -295,7 +295,7 @@ class ApiProcess:
                 if (await client.get("/healthz")).status_code == 200:
                     return
             await asyncio.sleep(0.2)
-        raise BenchmarkError(f"the API did not answer /healthz within {API_START_TIMEOUT_SECONDS:g} s; see {self.log_path}")
+        raise BenchmarkError(f"the API did not respond on /healthz within {API_START_TIMEOUT_SECONDS:g} s; see {self.log_path}")
 
     async def stop(self) -> None:
         process = self.process
@@ -333,7 +333,7 @@ async def timed_upload(
         )
     seconds = time.monotonic() - started
     if response.status_code != 200:
-        raise BenchmarkError(f"the upload (dry_run={dry_run}) answered {response.status_code}: {response.text[:500]}")
+        raise BenchmarkError(f"the upload (dry_run={dry_run}) failed with HTTP {response.status_code}: {response.text[:500]}")
     return UploadFigures(seconds=seconds, peak_rss_bytes=sampler.peak_bytes, samples=sampler.samples, body=response.json())
 
 

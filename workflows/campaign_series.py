@@ -10,6 +10,7 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, WorkflowI
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
+from shared.domain import SEARCH_ATTRIBUTE_RUN_NUMBER
 from workflows.campaign_run import CampaignRunWorkflow
 from workflows.types import (
     CampaignRunInput,
@@ -27,8 +28,7 @@ PLAN_NEXT_FIRE = "plan_next_fire"
 CREATE_SERIES_RUN = "create_series_run"
 
 _ACTIVITY_OPTIONS = dict(start_to_close_timeout=timedelta(minutes=1))
-# The custom search attribute that numbers a campaign's runs (see shared/domain.py).
-_RUN_NUMBER = SearchAttributeKey.for_int("RunNumber")
+_RUN_NUMBER = SearchAttributeKey.for_int(SEARCH_ATTRIBUTE_RUN_NUMBER)
 
 
 @workflow.defn(name="CampaignSeries")

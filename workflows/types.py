@@ -113,7 +113,7 @@ class StopRunSignal:
 
 @dataclass
 class RunState:
-    """What the run workflow's ``state`` query returns."""
+    """The run workflow's stage and progress, returned by its ``state`` query."""
 
     stage: str
     stop_requested: bool

@@ -1,4 +1,4 @@
-"""Channel error handling end to end: real SMTP replies and real HTTP answers."""
+"""Channel error handling end to end: real SMTP replies and real HTTP responses."""
 
 from __future__ import annotations
 

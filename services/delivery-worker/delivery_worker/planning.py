@@ -68,7 +68,7 @@ def assign_waves(
 
 @dataclass(frozen=True)
 class WaveRows:
-    """What the delivery rows of one wave look like after they were written."""
+    """The batch range, size and zones of one wave's delivery rows."""
 
     wave: int
     first_batch: int

@@ -1,4 +1,4 @@
-"""Which lifecycle actions each campaign status allows.
+"""The lifecycle actions that each campaign status allows.
 
 The 409 response to an action on the wrong status lists these, so a client can show
 what the user may do instead.

@@ -267,7 +267,7 @@ async def stop_run(connection: asyncpg.Connection, run_id: uuid.UUID) -> int:
     A row already claimed for sending is left to finish: its message may be with
     the channel already. The delivery rows are updated before the run row, the same
     order in which a batch's claim locks them (its count trigger updates the run
-    row), so a stop and a claim never deadlock.
+    row), so a stop and a claim take their locks in one order and can't deadlock.
     """
     result = await connection.execute(
         """

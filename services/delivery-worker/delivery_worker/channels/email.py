@@ -105,6 +105,6 @@ def _classify_reply(code: int, text: str) -> PermanentDeliveryError | TransientD
 
 
 def _classify_refused(error: aiosmtplib.SMTPRecipientsRefused) -> PermanentDeliveryError | TransientDeliveryError:
-    # One message has one envelope recipient, so the first refusal is the answer.
+    # One message has one envelope recipient, so the first rejected recipient is the result.
     refusal = error.recipients[0]
     return _classify_reply(refusal.code, refusal.message)

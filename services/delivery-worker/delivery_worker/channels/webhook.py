@@ -23,7 +23,7 @@ from delivery_worker.channels.base import (
 
 SIGNATURE_HEADER = "X-Campaign-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-# Answers that mean "try again later"; every other non-2xx answer is final.
+# Statuses that mean "try again later". Every other non-2xx status is final.
 _TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
